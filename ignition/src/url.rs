@@ -104,6 +104,11 @@ fn check_authority(authority: &str) -> Result<(), String> {
             return Err(format!("invalid port {:?} after host", format!(":{port}")));
         }
     }
+    // Go refuses hosts with characters that would need escaping there.
+    let host_ok = |c: char| !c.is_ascii() || c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:[]<>\"%".contains(c);
+    if let Some(bad) = host.chars().find(|c| !host_ok(*c)) {
+        return Err(format!("invalid character {bad:?} in host name"));
+    }
     check_escapes(host)
 }
 
@@ -197,10 +202,13 @@ mod tests {
             "http://x/\u{7f}",
             "rel:ative/..".trim_start_matches("rel"),
             "http://us er@x/",
+            "http://a b/",
+            "https://exa{mple.com/x",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
         assert!(parse("http://[::1]:8080/x").is_ok());
+        assert!(parse("http://x/a b").is_ok(), "spaces in paths are accepted");
         assert!(parse("foo:bar/%zz").is_ok(), "opaque parts are not checked");
     }
 }

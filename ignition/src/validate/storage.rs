@@ -13,7 +13,7 @@ use crate::version::SpecVersion;
 pub fn validate(s: &Storage, v: SpecVersion, r: &mut Report) {
     let at = jpath!["storage"];
     nodes(s, &at, v, r);
-    links(s, &at, r);
+    links(s, &at, v, r);
     for (i, d) in s.disks.iter().enumerate() {
         disk(d, &at.key("disks").index(i), v, r);
     }
@@ -96,7 +96,7 @@ fn under_link(p: &str, links: &HashSet<&str>) -> bool {
 
 /// Nothing may be configured beneath a configured link; links need targets;
 /// hard links may not point at configured directories.
-fn links(s: &Storage, at: &JsonPath, r: &mut Report) {
+fn links(s: &Storage, at: &JsonPath, v: SpecVersion, r: &mut Report) {
     let link_paths: HashSet<&str> = s.links.iter().map(|l| l.path.as_str()).collect();
     if !link_paths.is_empty() {
         for (i, d) in s.directories.iter().enumerate() {
@@ -124,6 +124,8 @@ fn links(s: &Storage, at: &JsonPath, r: &mut Report) {
         }
         let target = match l.target.as_deref() {
             Some(t) if !t.is_empty() => t,
+            // Before 3.3 the target was a plain string that nothing checked.
+            _ if !v.since(3) => "",
             _ => {
                 r.error(l_at.key("target"), "link target is required");
                 continue;
