@@ -62,7 +62,7 @@ pub fn parse(raw: &[u8]) -> Result<Parsed, ParseError> {
         return Err(fail(r));
     }
     let source_version = version::detect(&root)?;
-    let (config, mut report) = if source_version.major == 2 {
+    let (config, report) = if source_version.major == 2 {
         match crate::v2::translate(&root, source_version) {
             Ok((config, report)) => (config, report),
             Err(report) => return Err(fail(report)),
@@ -79,7 +79,10 @@ pub fn parse(raw: &[u8]) -> Result<Parsed, ParseError> {
     } else {
         source_version
     };
-    report.merge(validate::validate(&config, rules));
+    // Validation findings first, then unknown keys, as Go Ignition orders them.
+    let mut findings = validate::validate(&config, rules);
+    findings.merge(report);
+    let mut report = findings;
     if report.has_errors() {
         return Err(fail(report));
     }

@@ -9,7 +9,9 @@
 
 pub mod config;
 pub mod dataurl;
+pub mod fetch;
 pub mod json;
+pub mod merge;
 pub mod model;
 pub mod path;
 pub mod report;

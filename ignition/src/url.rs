@@ -94,10 +94,7 @@ fn check_authority(authority: &str) -> Result<(), String> {
         }
         after.strip_prefix(':')
     } else {
-        match host.rfind(':') {
-            Some(i) => Some(&host[i + 1..]),
-            None => None,
-        }
+        host.rfind(':').map(|i| &host[i + 1..])
     };
     if let Some(port) = port {
         if !port.bytes().all(|b| b.is_ascii_digit()) {
@@ -105,7 +102,9 @@ fn check_authority(authority: &str) -> Result<(), String> {
         }
     }
     // Go refuses hosts with characters that would need escaping there.
-    let host_ok = |c: char| !c.is_ascii() || c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:[]<>\"%".contains(c);
+    let host_ok = |c: char| {
+        !c.is_ascii() || c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:[]<>\"%".contains(c)
+    };
     if let Some(bad) = host.chars().find(|c| !host_ok(*c)) {
         return Err(format!("invalid character {bad:?} in host name"));
     }
@@ -208,7 +207,10 @@ mod tests {
             assert!(parse(bad).is_err(), "{bad}");
         }
         assert!(parse("http://[::1]:8080/x").is_ok());
-        assert!(parse("http://x/a b").is_ok(), "spaces in paths are accepted");
+        assert!(
+            parse("http://x/a b").is_ok(),
+            "spaces in paths are accepted"
+        );
         assert!(parse("foo:bar/%zz").is_ok(), "opaque parts are not checked");
     }
 }

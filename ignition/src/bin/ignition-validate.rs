@@ -11,14 +11,17 @@ per finding, e.g. `error at $.storage.files.0.path, line 1 col 61: path not abso
 and exits 1 if there is any error, 0 otherwise. Use `-` to read standard input.
 
 Flags:
+  -strict, --strict     treat unknown keys (likely typos) as errors
   -version, --version   print the version and exit
   -h, --help            print this help";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut files = Vec::new();
+    let mut strict = false;
     for a in &args {
         match a.as_str() {
+            "-strict" | "--strict" => strict = true,
             "-version" | "--version" => {
                 println!("ignition-validate (mooring) {}", env!("CARGO_PKG_VERSION"));
                 return ExitCode::SUCCESS;
@@ -52,18 +55,25 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match ignition::parse(&raw) {
-        Ok(parsed) => {
-            print!("{}", parsed.report);
-            ExitCode::SUCCESS
-        }
-        Err(ignition::ParseError::Invalid(report)) => {
-            print!("{report}");
-            ExitCode::FAILURE
-        }
+    let (mut report, failed) = match ignition::parse(&raw) {
+        Ok(parsed) => (parsed.report, false),
+        Err(ignition::ParseError::Invalid(report)) => (report, true),
         Err(e) => {
             eprintln!("couldn't parse config: {e}");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
+    };
+    if strict {
+        for f in &mut report.findings {
+            if f.message.starts_with("Unused key ") {
+                f.severity = ignition::Severity::Error;
+            }
+        }
+    }
+    print!("{report}");
+    if failed || report.has_errors() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }

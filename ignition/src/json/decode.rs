@@ -49,6 +49,7 @@ pub fn decode<T: de::DeserializeOwned + Default>(
         node,
         path: &PathLink::Root,
         cx: &cx,
+        quiet: false,
     });
     let mut report = cx.report.into_inner();
     match result {
@@ -142,6 +143,9 @@ struct De<'a, 'p> {
     node: &'a Node,
     path: &'p PathLink<'p>,
     cx: &'p Cx<'p>,
+    /// Below a key that matched only case-insensitively, Go cannot relate the
+    /// value to the source, so it reports no unknown keys there; neither do we.
+    quiet: bool,
 }
 
 impl De<'_, '_> {
@@ -175,7 +179,10 @@ impl<'de, 'p> de::Deserializer<'de> for De<'de, 'p> {
                 de: self,
             }),
             Value::Object(members) => {
-                let fields: Vec<_> = members.iter().map(|m| (m.key.as_str(), &m.value)).collect();
+                let fields: Vec<_> = members
+                    .iter()
+                    .map(|m| (m.key.as_str(), &m.value, self.quiet))
+                    .collect();
                 v.visit_map(Fields {
                     fields,
                     next: 0,
@@ -294,33 +301,77 @@ impl<'de> De<'de, '_> {
         strukt: &'static str,
         fields: &'static [&'static str],
         members: &'de [Member],
-    ) -> Vec<(&'static str, &'de Node)> {
-        let mut accepted: Vec<(&'static str, &'de Node)> = Vec::with_capacity(members.len());
+    ) -> Vec<(&'static str, &'de Node, bool)> {
+        let mut accepted: Vec<(&'static str, &'de Node, bool)> = Vec::with_capacity(members.len());
         for m in members {
             let allowed = |f: &&str| self.cx.filter.allows(strukt, f, self.path);
             let exact = fields.iter().copied().filter(allowed).find(|f| *f == m.key);
-            let field = match exact {
-                Some(f) => f,
+            let (field, quiet) = match exact {
+                Some(f) => (f, self.quiet),
                 None => {
                     let key_path = PathLink::Key(self.path, &m.key).to_path();
-                    let message = format!("Unused key {}", m.key);
-                    self.cx
-                        .add(Severity::Warning, key_path, message, m.key_offset);
+                    let mut message = format!("Unused key {}", m.key);
+                    if let Some(near) = fields
+                        .iter()
+                        .copied()
+                        .filter(allowed)
+                        .find(|f| is_typo_of(&m.key, f))
+                    {
+                        message.push_str(&format!(" (did you mean {near}?)"));
+                    }
+                    if !self.quiet {
+                        self.cx
+                            .add(Severity::Warning, key_path, message, m.key_offset);
+                    }
                     match fields
                         .iter()
                         .copied()
                         .filter(allowed)
                         .find(|f| f.eq_ignore_ascii_case(&m.key))
                     {
-                        Some(f) => f,
+                        Some(f) => (f, true),
                         None => continue,
                     }
                 }
             };
-            accepted.retain(|(f, _)| *f != field);
-            accepted.push((field, &m.value));
+            accepted.retain(|(f, _, _)| *f != field);
+            accepted.push((field, &m.value, quiet));
         }
         accepted
+    }
+}
+
+/// True when `key` is one edit (insertion, deletion, substitution or swap of
+/// neighbours) away from `field`, ignoring case: a likely typo.
+fn is_typo_of(key: &str, field: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (
+        key.to_lowercase().chars().collect(),
+        field.to_lowercase().chars().collect(),
+    );
+    if a == b {
+        return false; // a case-only difference is accepted under the field's name
+    }
+    let (short, long) = if a.len() <= b.len() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
+    match long.len() - short.len() {
+        0 => {
+            let diff: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
+            diff.len() == 1
+                || (diff.len() == 2
+                    && diff[1] == diff[0] + 1
+                    && a[diff[0]] == b[diff[1]]
+                    && a[diff[1]] == b[diff[0]])
+        }
+        1 => {
+            let i = (0..short.len())
+                .find(|&i| short[i] != long[i])
+                .unwrap_or(short.len());
+            short[i..] == long[i + 1..]
+        }
+        _ => false,
     }
 }
 
@@ -346,6 +397,7 @@ impl<'de> de::SeqAccess<'de> for Seq<'de, '_> {
             node,
             path: &link,
             cx: self.de.cx,
+            quiet: self.de.quiet,
         })
         .map(Some)
     }
@@ -356,9 +408,9 @@ impl<'de> de::SeqAccess<'de> for Seq<'de, '_> {
 }
 
 struct Fields<'a, 'p> {
-    fields: Vec<(&'a str, &'a Node)>,
+    fields: Vec<(&'a str, &'a Node, bool)>,
     next: usize,
-    value: Option<(&'a str, &'a Node)>,
+    value: Option<(&'a str, &'a Node, bool)>,
     de: De<'a, 'p>,
 }
 
@@ -369,17 +421,17 @@ impl<'de> de::MapAccess<'de> for Fields<'de, '_> {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, DeError> {
-        let Some(&(key, node)) = self.fields.get(self.next) else {
+        let Some(&(key, node, quiet)) = self.fields.get(self.next) else {
             return Ok(None);
         };
         self.next += 1;
-        self.value = Some((key, node));
+        self.value = Some((key, node, quiet));
         let key_de = de::value::BorrowedStrDeserializer::<DeError>::new(key);
         seed.deserialize(key_de).map(Some)
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        let (key, node) = self
+        let (key, node, quiet) = self
             .value
             .take()
             .ok_or_else(|| DeError("value before key".into()))?;
@@ -388,6 +440,7 @@ impl<'de> de::MapAccess<'de> for Fields<'de, '_> {
             node,
             path: &link,
             cx: self.de.cx,
+            quiet,
         })
     }
 }
@@ -434,6 +487,35 @@ mod tests {
             f,
             vec!["warning at $.items.0.extra, line 1 col 35: Unused key extra"]
         );
+    }
+
+    #[test]
+    fn unknown_keys_suggest_a_near_field() {
+        let (_, f) = run(r#"{"items":[{"pth":"/a","mdoe":1,"paths":"x","zzz":1}]}"#);
+        assert!(
+            f[0].ends_with("Unused key pth (did you mean path?)"),
+            "{}",
+            f[0]
+        );
+        assert!(
+            f[1].ends_with("Unused key mdoe (did you mean mode?)"),
+            "{}",
+            f[1]
+        );
+        assert!(
+            f[2].ends_with("Unused key paths (did you mean path?)"),
+            "{}",
+            f[2]
+        );
+        assert!(f[3].ends_with("Unused key zzz"), "{}", f[3]);
+    }
+
+    #[test]
+    fn no_unknown_keys_below_a_case_insensitive_match() {
+        let (v, f) = run(r#"{"Items":[{"Path":"/a","zzz":1}]}"#);
+        assert_eq!(v.items[0].path, "/a");
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(f[0].contains("Unused key Items"));
     }
 
     #[test]
