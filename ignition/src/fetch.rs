@@ -102,7 +102,10 @@ pub enum FetchError {
 /// A URL as it may appear in logs and errors: a `data:` URL is cut after
 /// its media type (`data:text/plain;base64,…`), as its payload may be a secret.
 pub fn display_url(url: &str) -> String {
-    if url.len() >= 5 && url[..5].eq_ignore_ascii_case("data:") {
+    if url
+        .get(..5)
+        .is_some_and(|p| p.eq_ignore_ascii_case("data:"))
+    {
         match url.find(',') {
             Some(i) if i + 1 < url.len() => format!("{},…", &url[..i]),
             _ => url.to_string(),
@@ -452,6 +455,13 @@ impl Renderer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_url_handles_multibyte_prefixes() {
+        // Found by the fuzzer: a 5-byte prefix that ends inside a character.
+        assert_eq!(display_url("s3:/\u{96}x"), "s3:/\u{96}x");
+        assert_eq!(display_url("DATA:text/plain,secret"), "DATA:text/plain,…");
+    }
     use std::io::Write;
 
     fn gzip(data: &[u8]) -> Vec<u8> {

