@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod dataurl;
+pub mod downtranslate;
 pub mod exercise;
 pub mod fetch;
 pub mod json;
