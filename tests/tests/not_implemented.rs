@@ -7,13 +7,6 @@ type ExitCode = fn(&anyhow::Error) -> i32;
 fn parts() -> Vec<(&'static str, &'static str, u32, Run, ExitCode)> {
     vec![
         ("mcs", "serve", 4, |a| mcs::run(a), mcs::exit_code),
-        (
-            "rpm-ostree",
-            "status",
-            5,
-            |a| rpmostree_shim::run(a),
-            rpmostree_shim::exit_code,
-        ),
         ("mcd", "plan", 6, |a| mcd::run(a), mcd::exit_code),
         ("mcd", "start", 7, |a| mcd::run(a), mcd::exit_code),
         (
