@@ -10,6 +10,7 @@
 pub mod config;
 pub mod dataurl;
 pub mod downtranslate;
+pub mod exec;
 pub mod exercise;
 pub mod fetch;
 pub mod json;

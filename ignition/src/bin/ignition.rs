@@ -1,17 +1,43 @@
-//! `ignition`: the first-boot executor. Not built yet (issue #3); this binary
-//! only says so, so that nothing mistakes it for a working executor.
+//! `ignition`: the first-boot executor, with Go Ignition's command line
+//! (see `ignition::exec`).
 
 use std::process::ExitCode;
 
+use ignition::exec::{self, cli};
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "-version" || a == "--version") {
-        println!("ignition (mooring) {}", env!("CARGO_PKG_VERSION"));
-        return ExitCode::SUCCESS;
-    }
-    eprintln!(
-        "ignition: the executor is not implemented yet (tracked in issue #3); \
-         the config engine and ignition-validate are available"
+    let opts = match cli::parse(std::env::args().skip(1)) {
+        Ok(cli::Command::Run(o)) => o,
+        Ok(cli::Command::Version) => {
+            println!("Ignition (mooring) {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Ok(cli::Command::Help) => {
+            print!("{}", cli::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("ignition: {e}\n{}", cli::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    exec::init_logging(opts.log_to_stdout);
+    tracing::info!(
+        "Ignition (mooring) {}: stage {}",
+        env!("CARGO_PKG_VERSION"),
+        opts.stage
     );
-    ExitCode::from(2)
+    match exec::run(&opts, &exec::Env::from_env()) {
+        Ok(()) => {
+            tracing::info!("Ignition finished successfully");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            if opts.log_to_stdout {
+                eprintln!("ignition: {e}");
+            }
+            ExitCode::from(1)
+        }
+    }
 }
