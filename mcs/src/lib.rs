@@ -1,214 +1,65 @@
-//! Machine Config Server (`mcs`): loads MachineConfig YAML, renders one config per pool and serves it as Ignition.
+//! Machine Config Server (`mcs`): loads the admin's MachineConfig YAML from a
+//! directory, renders one config per pool with the `machine-config` crate and
+//! serves it as Ignition over HTTPS, in the spec version each client asks for.
 //!
-//! Status: not implemented yet. Tracked in issue #4.
-//! The command line in [`HELP`] is the planned contract; until the part is built, every
-//! subcommand fails with exit status 2 and says which issue tracks it.
+//! The pieces, each in its own module:
+//! - [`cli`]: the command line (`serve`, `render`, `status`, `pointer`);
+//! - [`negotiate`]: the spec version from the `Accept` header, as OpenShift's MCS does it;
+//! - [`served`]: a rendered pool as the Ignition bytes served for one spec version
+//!   (the appended files, down-translation);
+//! - [`source`]: reading the directory, with the last good version of each file;
+//! - [`catalog`]: what is served per pool after each reload (last good render per pool);
+//! - [`snapshot`]: the immutable view the HTTP handlers read, with per-version response caches;
+//! - [`http`]: routing and status codes, a pure function of the snapshot and the request;
+//! - [`reload`]: one reload (load, render, publish, persist) and the polling loop;
+//! - [`state`]: the state directory (rendered configs history, `status.json`, pruning);
+//! - [`status`]: the status model and `mcs status`;
+//! - [`tls`]: the CA and serving certificate, rustls configuration;
+//! - [`listener`]: accept loops (TLS and plain HTTP) on tokio and hyper;
+//! - [`serve`]: `mcs serve`, wiring all of it together;
+//! - [`render_cmd`]: `mcs render`.
 //!
-//! The MachineConfig model, rendering and config diffs will live in a library crate shared
-//! with `mcd` (a daemon must not depend on a server). That crate does not exist yet.
+//! See `docs/mcs.md` for the contract and the differences from OpenShift's MCS.
 
-use std::fmt;
+pub mod catalog;
+pub mod cli;
+pub mod http;
+pub mod listener;
+pub mod negotiate;
+pub mod reload;
+pub mod render_cmd;
+pub mod serve;
+pub mod served;
+pub mod snapshot;
+pub mod source;
+pub mod state;
+pub mod status;
+pub mod tls;
+
+pub use cli::{run, NotImplemented, UsageError};
 
 /// The program name used in messages.
 pub const PROG: &str = "mcs";
 
-/// Planned subcommands and the issue that tracks each one.
-pub const COMMANDS: &[(&str, u32)] = &[("serve", 4), ("render", 4), ("pointer", 4), ("status", 4)];
-
-/// Options that may come before the subcommand and take a value (`--opt V` or `--opt=V`).
-const GLOBAL_VALUE_OPTIONS: &[&str] = &[];
-
-/// `--help` text: the planned command line.
-pub const HELP: &str = "\
-mcs - Machine Config Server
-NOT IMPLEMENTED YET (tracked in issue #4): every subcommand exits with status 2.
-
-Planned usage:
-  mcs serve --dir DIR [--listen ADDR:22623] [--insecure-listen ADDR:22624]
-            [--tls-cert F --tls-key F] [--state-dir DIR]
-      Serve the rendered config of each pool as Ignition at /config/<pool>.
-  mcs render --dir DIR --pool P
-      Print the rendered MachineConfig of pool P (rendered-<pool>-<hash>).
-  mcs pointer --state-dir S --pool P --url URL
-      Print the pointer config a new machine boots with.
-  mcs status --state-dir S [--json]
-      Show pools and nodes.
-
-Options:
-  -h, --help       Print this help
-  -V, --version    Print the version
-";
-
-/// What the command line asks for, when it asks for something that works today.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Action {
-    Help,
-    Version,
-}
-
-/// Why the command line cannot be served.
-#[derive(Debug, PartialEq, Eq)]
-pub enum CliError {
-    /// The arguments do not match the planned command line.
-    Usage(String),
-    /// The subcommand is planned but not built yet.
-    NotImplemented { command: String, issue: u32 },
-}
-
-impl fmt::Display for CliError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CliError::Usage(msg) => write!(f, "{PROG}: {msg} (see '{PROG} --help')"),
-            CliError::NotImplemented { command, issue } => {
-                write!(
-                    f,
-                    "{command}: not implemented yet (tracked in issue #{issue})"
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for CliError {}
-
-fn is_help(arg: &str) -> bool {
-    matches!(arg, "-h" | "--help" | "help")
-}
-
-/// Parses the arguments (without the program name). Pure: prints nothing.
-pub fn parse<I, S>(args: I) -> Result<Action, CliError>
-where
-    I: IntoIterator<Item = S>,
-    S: Into<String>,
-{
-    let mut args = args.into_iter().map(Into::into);
-    while let Some(arg) = args.next() {
-        if is_help(&arg) {
-            return Ok(Action::Help);
-        }
-        if arg == "-V" || arg == "--version" {
-            return Ok(Action::Version);
-        }
-        if let Some(name) = arg.strip_prefix("--") {
-            let (name, inline_value) = match name.split_once('=') {
-                Some((n, _)) => (n, true),
-                None => (name, false),
-            };
-            if !GLOBAL_VALUE_OPTIONS.contains(&name) {
-                return Err(CliError::Usage(format!("unknown option '{arg}'")));
-            }
-            if !inline_value && args.next().is_none() {
-                return Err(CliError::Usage(format!("option '--{name}' needs a value")));
-            }
-            continue;
-        }
-        if arg.starts_with('-') {
-            return Err(CliError::Usage(format!("unknown option '{arg}'")));
-        }
-        let Some(&(_, issue)) = COMMANDS.iter().find(|(name, _)| *name == arg) else {
-            return Err(CliError::Usage(format!("unknown subcommand '{arg}'")));
-        };
-        let rest: Vec<String> = args.collect();
-        if rest.iter().any(|a| a == "-h" || a == "--help") {
-            return Ok(Action::Help);
-        }
-        return Err(CliError::NotImplemented {
-            command: format!("{PROG} {arg}"),
-            issue,
-        });
-    }
-    Err(CliError::Usage("missing subcommand".to_string()))
-}
-
-/// Entry point used by `main`: parses `args` (without the program name) and acts on them.
-pub fn run<I, S>(args: I) -> anyhow::Result<()>
-where
-    I: IntoIterator<Item = S>,
-    S: Into<String>,
-{
-    match parse(args)? {
-        Action::Help => print!("{HELP}"),
-        Action::Version => println!("{PROG} {}", env!("CARGO_PKG_VERSION")),
-    }
-    Ok(())
-}
-
-/// Exit status for an error returned by [`run`]: 2 for usage and not-implemented errors, 1 otherwise.
+/// Exit status for an error returned by [`run`]: 2 for usage errors and
+/// subcommands that are not built yet, 1 otherwise.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
-    if err.downcast_ref::<CliError>().is_some() {
+    if err.downcast_ref::<NotImplemented>().is_some() || err.downcast_ref::<UsageError>().is_some()
+    {
         2
     } else {
         1
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_subcommand_names_its_issue() {
-        for &(name, issue) in COMMANDS {
-            let err = parse([name]).unwrap_err();
-            assert_eq!(
-                err,
-                CliError::NotImplemented {
-                    command: format!("{PROG} {name}"),
-                    issue
-                }
-            );
-            let msg = err.to_string();
-            assert_eq!(
-                msg,
-                format!("{PROG} {name}: not implemented yet (tracked in issue #{issue})")
-            );
-        }
-    }
-
-    #[test]
-    fn expected_issue_numbers() {
-        assert!(COMMANDS.contains(&("serve", 4)));
-        assert!(COMMANDS.contains(&("render", 4)));
-        assert!(COMMANDS.contains(&("pointer", 4)));
-        assert!(COMMANDS.contains(&("status", 4)));
-    }
-
-    #[test]
-    fn not_implemented_exits_with_status_2() {
-        let err = run([COMMANDS[0].0]).unwrap_err();
-        assert_eq!(exit_code(&err), 2);
-        assert!(err.to_string().contains("not implemented yet"), "{err}");
-    }
-
-    #[test]
-    fn help_states_the_plan() {
-        assert_eq!(parse(["--help"]), Ok(Action::Help));
-        assert_eq!(parse([COMMANDS[0].0, "--help"]), Ok(Action::Help));
-        for &(name, issue) in COMMANDS {
-            assert!(
-                HELP.contains(&format!("{PROG} {name}")),
-                "help lacks {name}"
-            );
-            assert!(
-                HELP.contains(&format!("#{issue}")),
-                "help lacks issue #{issue}"
-            );
-        }
-    }
-
-    #[test]
-    fn usage_errors() {
-        assert!(matches!(
-            parse(Vec::<String>::new()),
-            Err(CliError::Usage(_))
-        ));
-        assert!(matches!(
-            parse(["no-such-command"]),
-            Err(CliError::Usage(_))
-        ));
-        assert!(matches!(
-            parse(["--no-such-option"]),
-            Err(CliError::Usage(_))
-        ));
-    }
+/// Sets up `tracing` to stderr; `MCS_LOG` (an `EnvFilter` directive such as
+/// `debug` or `mcs=trace`) overrides the default level `info`.
+pub fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("MCS_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
 }

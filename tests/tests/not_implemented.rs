@@ -6,7 +6,7 @@ type ExitCode = fn(&anyhow::Error) -> i32;
 /// (program, a subcommand, its issue, run, exit_code)
 fn parts() -> Vec<(&'static str, &'static str, u32, Run, ExitCode)> {
     vec![
-        ("mcs", "serve", 4, |a| mcs::run(a), mcs::exit_code),
+        ("mcs", "pointer", 7, |a| mcs::run(a), mcs::exit_code),
         ("mcd", "plan", 6, |a| mcd::run(a), mcd::exit_code),
         ("mcd", "start", 7, |a| mcd::run(a), mcd::exit_code),
         (
