@@ -274,7 +274,7 @@ async fn bad_yaml_keeps_the_last_good_config_and_shows_in_status() {
     let good = served_name(&c, "worker").await.unwrap();
 
     d.write("50-motd.yaml", "apiVersion: machineconfiguration.openshift.io/v1\nkind: MachineConfig\nmetadata: {name: 50-worker-motd\n");
-    let reported = wait_for(Duration::from_secs(3), || async {
+    let reported = wait_for(Duration::from_secs(5), || async {
         mcs::status::read(&d.state()).is_ok_and(|s| !s.input_errors.is_empty())
     })
     .await;
@@ -300,15 +300,18 @@ async fn bad_yaml_keeps_the_last_good_config_and_shows_in_status() {
         "50-motd.yaml",
         &worker_file("50-worker-motd", "motd", "hello").replace("kernelArguments", "kernelArgs"),
     );
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    let reported = wait_for(Duration::from_secs(5), || async {
+        mcs::status::read(&d.state()).is_ok_and(|s| {
+            s.input_errors
+                .first()
+                .is_some_and(|e| e.message.contains("kernelArgs"))
+        })
+    })
+    .await;
+    assert!(reported.is_some(), "{:?}", mcs::status::read(&d.state()));
     assert_eq!(
         served_name(&c, "worker").await.as_deref(),
         Some(good.as_str())
-    );
-    let status = mcs::status::read(&d.state()).unwrap();
-    assert!(
-        status.input_errors[0].message.contains("kernelArgs"),
-        "{status:?}"
     );
 
     // Fixed: served again, errors gone.
@@ -316,15 +319,17 @@ async fn bad_yaml_keeps_the_last_good_config_and_shows_in_status() {
         "50-motd.yaml",
         &worker_file("50-worker-motd", "motd", "fixed"),
     );
-    wait_for(Duration::from_secs(3), || async {
+    wait_for(Duration::from_secs(5), || async {
         served_name(&c, "worker").await.is_some_and(|n| n != good)
     })
     .await
     .expect("the fixed config is served");
-    assert!(mcs::status::read(&d.state())
-        .unwrap()
-        .input_errors
-        .is_empty());
+    // status.json is written after the new render is served: wait for it too.
+    wait_for(Duration::from_secs(5), || async {
+        mcs::status::read(&d.state()).is_ok_and(|s| s.input_errors.is_empty())
+    })
+    .await
+    .expect("the input errors are gone from status");
     server.stop().await;
 }
 
