@@ -439,18 +439,22 @@ fn a_dry_run_prints_the_plan_and_changes_nothing() {
 }
 
 #[test]
-fn unimplemented_stages_refuse_and_touch_nothing() {
+fn later_stages_without_a_config_cache_refuse_and_touch_nothing() {
     let e = Env::new();
     for stage in ["disks", "mount", "umount", "kargs"] {
         let out = Command::new(env!("CARGO_BIN_EXE_ignition"))
             .args(["-platform", "file", "-stage", stage, "-state-file"])
             .arg(e.dir.path().join("state"))
+            .arg("-config-cache")
+            .arg(e.dir.path().join("missing.json"))
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(1));
-        assert!(String::from_utf8_lossy(&out.stderr).contains(&format!(
-            "stage {stage} is not implemented yet (tracked in issue #3)"
-        )));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("{stage} failed: reading the config cache")),
+            "{stderr}"
+        );
     }
     assert!(!e.dir.path().join("state").exists());
     let out = Command::new(env!("CARGO_BIN_EXE_ignition"))

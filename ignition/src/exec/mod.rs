@@ -1,12 +1,15 @@
 //! The first-boot executor behind the `ignition` binary: Go Ignition's
-//! command line and stages. Implemented: `fetch-offline`, `fetch` (config
-//! acquisition, see [`acquire`]) and `files` (on a root directory, see
-//! [`files`]). `kargs`, `disks`, `mount` and `umount` refuse to run (issue #3).
+//! command line and stages: `fetch-offline`, `fetch` (config acquisition,
+//! see [`acquire`]), `kargs` ([`kargs`]), `disks` ([`disks`]), `mount` and
+//! `umount` ([`mount`]), `files` (on a root directory, see [`files`]).
 
 pub mod acquire;
 pub mod cli;
 pub mod cmd;
+pub mod disks;
 pub mod files;
+pub mod kargs;
+pub mod mount;
 pub mod net;
 pub mod root;
 pub mod state;
@@ -89,6 +92,9 @@ pub struct Env {
     pub fw_cfg_path: PathBuf,
     /// `$IGNITION_BOOT_ID_PATH`, default `/proc/sys/kernel/random/boot_id`.
     pub boot_id_path: PathBuf,
+    /// `$IGNITION_KARGS_REBOOT_PATH`, default [`kargs::REBOOT_FLAG`]: created
+    /// when the kargs stage changed the boot entries.
+    pub kargs_reboot_path: PathBuf,
 }
 
 impl Env {
@@ -113,6 +119,7 @@ impl Env {
                 "/sys/firmware/qemu_fw_cfg/by_name/opt/com.coreos/config/raw",
             ),
             boot_id_path: var("IGNITION_BOOT_ID_PATH", "/proc/sys/kernel/random/boot_id"),
+            kargs_reboot_path: var("IGNITION_KARGS_REBOOT_PATH", kargs::REBOOT_FLAG),
         }
     }
 }
@@ -120,8 +127,6 @@ impl Env {
 /// A stage's failure: one line naming what and why.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
-    #[error("stage {0} is not implemented yet (tracked in issue #3)")]
-    NotImplemented(Stage),
     #[error("{stage} failed: {message}")]
     Failed { stage: Stage, message: String },
 }
@@ -130,12 +135,6 @@ pub enum ExecError {
 /// changes nothing (no cache, flag, state or root writes).
 pub fn run(opts: &Options, env: &Env) -> Result<(), ExecError> {
     let stage = opts.stage;
-    if matches!(
-        stage,
-        Stage::Kargs | Stage::Disks | Stage::Mount | Stage::Umount
-    ) {
-        return Err(ExecError::NotImplemented(stage));
-    }
     let fail = |message: String| ExecError::Failed { stage, message };
     let mut state = State::load(&opts.state_file).map_err(fail)?;
     let base = acquire::base_config(env, &opts.platform).map_err(fail)?;
@@ -207,25 +206,7 @@ pub fn run(opts: &Options, env: &Env) -> Result<(), ExecError> {
             let cfg = acquire::cached_config(&opts.config_cache).map_err(fail)?;
             let full = crate::merge::merge(&base, &cfg);
             let root = root::Root::new(&opts.root).map_err(|e| fail(e.to_string()))?;
-            let mut settings =
-                net::NetSettings::from_config(&full.ignition.timeouts, &full.ignition.proxy);
-            let data_only = crate::fetch::Fetchers::new();
-            for (i, ca) in full
-                .ignition
-                .security
-                .tls
-                .certificate_authorities
-                .iter()
-                .enumerate()
-            {
-                let blob = crate::fetch::fetch_resource(&data_only, ca).map_err(|e| {
-                    fail(format!(
-                        "$.ignition.security.tls.certificateAuthorities.{i}: {e}"
-                    ))
-                })?;
-                settings.cas.push(blob);
-            }
-            let fetchers = net::fetchers(Some(settings)).map_err(fail)?;
+            let fetchers = resource_fetchers(&full).map_err(fail)?;
             let fopts = files::FilesOptions {
                 boot_id_path: env.boot_id_path.clone(),
                 user_config_provided: state.user_config_provided(),
@@ -237,8 +218,48 @@ pub fn run(opts: &Options, env: &Env) -> Result<(), ExecError> {
             }
             save_state(opts, &state, dry).map_err(fail)
         }
-        _ => Err(ExecError::NotImplemented(stage)),
+        Stage::Kargs | Stage::Disks | Stage::Mount | Stage::Umount => {
+            let cfg = acquire::cached_config(&opts.config_cache).map_err(fail)?;
+            let full = crate::merge::merge(&base, &cfg);
+            let ops = match stage {
+                Stage::Kargs => kargs::run(
+                    &full.kernel_arguments,
+                    &opts.root,
+                    &env.kargs_reboot_path,
+                    opts.dry_run,
+                ),
+                Stage::Disks => resource_fetchers(&full)
+                    .and_then(|f| disks::run(&full, &f, &mut state, opts.dry_run)),
+                Stage::Mount => mount::mount(&full, &opts.root, &mut state, opts.dry_run),
+                _ => mount::umount(&full, &opts.root, opts.dry_run),
+            }
+            .map_err(fail)?;
+            for op in ops {
+                dry(op);
+            }
+            save_state(opts, &state, dry).map_err(fail)
+        }
     }
+}
+
+/// The fetchers for a config's resources: network settings and CAs from
+/// the config (its CAs are data URLs in the cache).
+fn resource_fetchers(full: &Config) -> Result<crate::fetch::Fetchers, String> {
+    let mut settings = net::NetSettings::from_config(&full.ignition.timeouts, &full.ignition.proxy);
+    let data_only = crate::fetch::Fetchers::new();
+    for (i, ca) in full
+        .ignition
+        .security
+        .tls
+        .certificate_authorities
+        .iter()
+        .enumerate()
+    {
+        let blob = crate::fetch::fetch_resource(&data_only, ca)
+            .map_err(|e| format!("$.ignition.security.tls.certificateAuthorities.{i}: {e}"))?;
+        settings.cas.push(blob);
+    }
+    net::fetchers(Some(settings))
 }
 
 fn signal_neednet(opts: &Options, state: &State, dry: impl Fn(String)) -> Result<(), String> {
