@@ -1,67 +1,41 @@
-//! Machine Config Daemon (`mcd`): keeps a node at its pool's rendered MachineConfig with the least disruptive plan.
+//! Machine Config Daemon (`mcd`): moves one node from its current rendered MachineConfig to a new
+//! one with the least disruptive plan, and never leaves it between the two.
 //!
-//! Status: not implemented yet. Commands are tracked in issue #6, the daemon loop (`mcd start`) in issue #7.
-//! The command line in [`HELP`] is the planned contract; until the part is built, every
-//! subcommand fails with exit status 2 and says which issue tracks it.
-//!
-//! The MachineConfig model and config diffs will come from a library crate shared with `mcs`;
-//! this crate must never depend on the server. That crate does not exist yet.
+//! Pure planning, effects at the edge: [`source`] reads a config, [`config::Desired`] is it
+//! parsed, [`diff`] and [`plan`] (with [`policy`]) decide, [`apply`] performs the plan under a
+//! journal, [`validate`] compares the disk with a config. See docs/mcd.md.
+//! The daemon loop (`mcd start`) is issue #7. This crate never depends on the server (`mcs`).
+
+pub mod apply;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod diff;
+pub mod hooks;
+pub mod kargs;
+pub mod logging;
+pub mod paths;
+pub mod plan;
+pub mod policy;
+pub mod source;
+pub mod state;
+pub mod systemd;
+pub mod validate;
+
+#[cfg(test)]
+mod plan_tests;
 
 use std::fmt;
+
+use clap::Parser;
 
 /// The program name used in messages.
 pub const PROG: &str = "mcd";
 
-/// Planned subcommands and the issue that tracks each one.
-pub const COMMANDS: &[(&str, u32)] = &[
-    ("start", 7),
-    ("once-from", 6),
-    ("plan", 6),
-    ("firstboot-complete-machineconfig", 6),
-    ("validate", 6),
-    ("recover", 6),
-];
-
-/// Options that may come before the subcommand and take a value (`--opt V` or `--opt=V`).
-const GLOBAL_VALUE_OPTIONS: &[&str] = &["root"];
-
-/// `--help` text: the planned command line.
-pub const HELP: &str = "\
-mcd - Machine Config Daemon
-NOT IMPLEMENTED YET (commands: issue #6, daemon loop: issue #7):
-every subcommand exits with status 2.
-
-Planned usage (every command takes --root DIR, default /):
-  mcd start [--node-name NAME]
-      Run the daemon (issue #7).
-  mcd once-from SOURCE
-      Apply a rendered MachineConfig or an Ignition config (file or URL) once.
-  mcd plan NEW
-      Print the diff and the plan; change nothing.
-  mcd firstboot-complete-machineconfig
-      Finish the first boot from the encapsulated MachineConfig.
-  mcd validate
-      Compare the on-disk state with the current config; non-zero exit on drift.
-  mcd recover
-      Recover a node from a failed update.
-
-Options:
-  --root DIR       Operate on the tree under DIR instead of /
-  -h, --help       Print this help
-  -V, --version    Print the version
-";
-
-/// What the command line asks for, when it asks for something that works today.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Action {
-    Help,
-    Version,
-}
-
 /// Why the command line cannot be served.
 #[derive(Debug, PartialEq, Eq)]
 pub enum CliError {
-    /// The arguments do not match the planned command line.
+    /// The arguments do not match the command line (clap's message).
     Usage(String),
     /// The subcommand is planned but not built yet.
     NotImplemented { command: String, issue: u32 },
@@ -70,7 +44,7 @@ pub enum CliError {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CliError::Usage(msg) => write!(f, "{PROG}: {msg} (see '{PROG} --help')"),
+            CliError::Usage(msg) => write!(f, "{}", msg.trim_end()),
             CliError::NotImplemented { command, issue } => {
                 write!(
                     f,
@@ -83,54 +57,17 @@ impl fmt::Display for CliError {
 
 impl std::error::Error for CliError {}
 
-fn is_help(arg: &str) -> bool {
-    matches!(arg, "-h" | "--help" | "help")
+/// A command that ran and wants a non-zero exit status without an error message (drift, refusal).
+#[derive(Debug)]
+pub struct ExitStatus(pub i32);
+
+impl fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "exit status {}", self.0)
+    }
 }
 
-/// Parses the arguments (without the program name). Pure: prints nothing.
-pub fn parse<I, S>(args: I) -> Result<Action, CliError>
-where
-    I: IntoIterator<Item = S>,
-    S: Into<String>,
-{
-    let mut args = args.into_iter().map(Into::into);
-    while let Some(arg) = args.next() {
-        if is_help(&arg) {
-            return Ok(Action::Help);
-        }
-        if arg == "-V" || arg == "--version" {
-            return Ok(Action::Version);
-        }
-        if let Some(name) = arg.strip_prefix("--") {
-            let (name, inline_value) = match name.split_once('=') {
-                Some((n, _)) => (n, true),
-                None => (name, false),
-            };
-            if !GLOBAL_VALUE_OPTIONS.contains(&name) {
-                return Err(CliError::Usage(format!("unknown option '{arg}'")));
-            }
-            if !inline_value && args.next().is_none() {
-                return Err(CliError::Usage(format!("option '--{name}' needs a value")));
-            }
-            continue;
-        }
-        if arg.starts_with('-') {
-            return Err(CliError::Usage(format!("unknown option '{arg}'")));
-        }
-        let Some(&(_, issue)) = COMMANDS.iter().find(|(name, _)| *name == arg) else {
-            return Err(CliError::Usage(format!("unknown subcommand '{arg}'")));
-        };
-        let rest: Vec<String> = args.collect();
-        if rest.iter().any(|a| a == "-h" || a == "--help") {
-            return Ok(Action::Help);
-        }
-        return Err(CliError::NotImplemented {
-            command: format!("{PROG} {arg}"),
-            issue,
-        });
-    }
-    Err(CliError::Usage("missing subcommand".to_string()))
-}
+impl std::error::Error for ExitStatus {}
 
 /// Entry point used by `main`: parses `args` (without the program name) and acts on them.
 pub fn run<I, S>(args: I) -> anyhow::Result<()>
@@ -138,17 +75,53 @@ where
     I: IntoIterator<Item = S>,
     S: Into<String>,
 {
-    match parse(args)? {
-        Action::Help => print!("{HELP}"),
-        Action::Version => println!("{PROG} {}", env!("CARGO_PKG_VERSION")),
+    let argv = std::iter::once(PROG.to_string()).chain(args.into_iter().map(Into::into));
+    let cli = match cli::Cli::try_parse_from(argv) {
+        Ok(c) => c,
+        Err(e) => match e.kind() {
+            clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                print!("{e}");
+                return Ok(());
+            }
+            _ => return Err(CliError::Usage(e.to_string()).into()),
+        },
+    };
+    use cli::Command;
+    if let Command::Start { .. } = cli.command {
+        return Err(CliError::NotImplemented {
+            command: format!("{PROG} start"),
+            issue: 7,
+        }
+        .into());
+    }
+    logging::init();
+    let ctx = commands::Ctx::new(&cli.root, cli.sysroot)?;
+    let code = match cli.command {
+        Command::Start { .. } => unreachable!("handled above"),
+        Command::OnceFrom { source } => commands::once_from(&ctx, &source).map(|()| 0)?,
+        Command::Plan { new, json } => commands::plan_cmd(&ctx, &new, json)?,
+        Command::FirstbootCompleteMachineconfig => commands::firstboot(&ctx).map(|()| 0)?,
+        Command::Validate => commands::validate_cmd(&ctx)?,
+        Command::Recover { accept_on_disk } => {
+            commands::recover_cmd(&ctx, accept_on_disk).map(|()| 0)?
+        }
+    };
+    if std::env::var_os("MCD_COUNT_POINTS").is_some() {
+        eprintln!("crash points: {}", hooks::points());
+    }
+    if code != 0 {
+        return Err(ExitStatus(code).into());
     }
     Ok(())
 }
 
-/// Exit status for an error returned by [`run`]: 2 for usage and not-implemented errors, 1 otherwise.
+/// Exit status for an error returned by [`run`]: 2 for usage and not-implemented errors, the
+/// command's own status for [`ExitStatus`], 1 otherwise.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
     if err.downcast_ref::<CliError>().is_some() {
         2
+    } else if let Some(ExitStatus(c)) = err.downcast_ref::<ExitStatus>() {
+        *c
     } else {
         1
     }
@@ -159,79 +132,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_subcommand_names_its_issue() {
-        for &(name, issue) in COMMANDS {
-            let err = parse([name]).unwrap_err();
-            assert_eq!(
-                err,
-                CliError::NotImplemented {
-                    command: format!("{PROG} {name}"),
-                    issue
-                }
-            );
-            let msg = err.to_string();
-            assert_eq!(
-                msg,
-                format!("{PROG} {name}: not implemented yet (tracked in issue #{issue})")
-            );
-        }
-    }
-
-    #[test]
-    fn expected_issue_numbers() {
-        assert!(COMMANDS.contains(&("start", 7)));
-        assert!(COMMANDS.contains(&("once-from", 6)));
-        assert!(COMMANDS.contains(&("plan", 6)));
-        assert!(COMMANDS.contains(&("firstboot-complete-machineconfig", 6)));
-        assert!(COMMANDS.contains(&("validate", 6)));
-        assert!(COMMANDS.contains(&("recover", 6)));
-    }
-
-    #[test]
-    fn not_implemented_exits_with_status_2() {
-        let err = run([COMMANDS[0].0]).unwrap_err();
+    fn start_is_issue_7() {
+        let err = run(["start"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "mcd start: not implemented yet (tracked in issue #7)"
+        );
         assert_eq!(exit_code(&err), 2);
-        assert!(err.to_string().contains("not implemented yet"), "{err}");
+        let err = run(["--root", "/x", "start", "--node-name", "n"]).unwrap_err();
+        assert_eq!(exit_code(&err), 2);
     }
 
     #[test]
-    fn help_states_the_plan() {
-        assert_eq!(parse(["--help"]), Ok(Action::Help));
-        assert_eq!(parse([COMMANDS[0].0, "--help"]), Ok(Action::Help));
-        for &(name, issue) in COMMANDS {
-            assert!(
-                HELP.contains(&format!("{PROG} {name}")),
-                "help lacks {name}"
-            );
-            assert!(
-                HELP.contains(&format!("#{issue}")),
-                "help lacks issue #{issue}"
-            );
+    fn usage_errors_exit_2() {
+        for args in [
+            vec![],
+            vec!["no-such-command"],
+            vec!["--no-such-option"],
+            vec!["plan"],
+        ] {
+            let err = run(args.clone()).unwrap_err();
+            assert_eq!(exit_code(&err), 2, "{args:?}");
         }
-    }
-
-    #[test]
-    fn usage_errors() {
-        assert!(matches!(
-            parse(Vec::<String>::new()),
-            Err(CliError::Usage(_))
-        ));
-        assert!(matches!(
-            parse(["no-such-command"]),
-            Err(CliError::Usage(_))
-        ));
-        assert!(matches!(
-            parse(["--no-such-option"]),
-            Err(CliError::Usage(_))
-        ));
-        assert!(matches!(parse(["--root"]), Err(CliError::Usage(_))));
-        assert!(matches!(
-            parse(["--root", "/x", "start"]),
-            Err(CliError::NotImplemented { .. })
-        ));
-        assert!(matches!(
-            parse(["--root=/x", "start"]),
-            Err(CliError::NotImplemented { .. })
-        ));
+        assert!(run(["--help"]).is_ok());
     }
 }

@@ -2,7 +2,9 @@
 
 fn main() {
     if let Err(err) = mcd::run(std::env::args().skip(1)) {
-        eprintln!("{err:#}");
+        if err.downcast_ref::<mcd::ExitStatus>().is_none() {
+            eprintln!("{err:#}");
+        }
         std::process::exit(mcd::exit_code(&err));
     }
 }

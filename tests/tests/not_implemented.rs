@@ -7,7 +7,6 @@ type ExitCode = fn(&anyhow::Error) -> i32;
 fn parts() -> Vec<(&'static str, &'static str, u32, Run, ExitCode)> {
     vec![
         ("mcs", "pointer", 7, |a| mcs::run(a), mcs::exit_code),
-        ("mcd", "plan", 6, |a| mcd::run(a), mcd::exit_code),
         ("mcd", "start", 7, |a| mcd::run(a), mcd::exit_code),
         (
             "initramfs",

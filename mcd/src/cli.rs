@@ -1,0 +1,51 @@
+//! The command line (clap).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mcd",
+    version,
+    about = "Machine Config Daemon: keeps a node at its rendered MachineConfig"
+)]
+pub struct Cli {
+    /// Operate on the tree under DIR instead of / (no systemd there: live actions are reported)
+    #[arg(long, global = true, default_value = "/", value_name = "DIR")]
+    pub root: PathBuf,
+    /// The ostree sysroot for rpm-ostree (default: derived from --root)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub sysroot: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon (issue #7)
+    Start {
+        #[arg(long, value_name = "NAME")]
+        node_name: Option<String>,
+    },
+    /// Apply a rendered MachineConfig or an Ignition config (file or URL) once
+    OnceFrom { source: String },
+    /// Print the diff and the plan from the current config to NEW; change nothing
+    Plan {
+        /// A rendered MachineConfig or an Ignition config (file or URL)
+        new: String,
+        /// Print the plan as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply the OS image and kernel arguments of the encapsulated first-boot MachineConfig
+    FirstbootCompleteMachineconfig,
+    /// Compare the on-disk state with the current config; exit 1 on drift
+    Validate,
+    /// Finish or roll back an interrupted apply, then re-apply the current config
+    Recover {
+        /// Accept the on-disk state as it is instead of re-applying
+        #[arg(long)]
+        accept_on_disk: bool,
+    },
+}
