@@ -33,6 +33,7 @@ pub mod generate;
 pub mod inputs;
 pub mod load;
 pub mod model;
+pub mod node_api;
 pub mod prune;
 pub mod quantity;
 pub mod render;

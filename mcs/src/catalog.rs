@@ -7,8 +7,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use machine_config::{InputError, Inputs, RenderError, RenderedPool};
+use machine_config::{InputError, Inputs, IntOrString, RenderError, RenderedPool};
 
+use crate::fleet::PoolPolicy;
+use crate::served::NodeFile;
 use crate::snapshot::{PoolView, ServedPool, Snapshot};
 use crate::status::{InputErrorStatus, PoolStatus};
 
@@ -20,6 +22,7 @@ pub struct PoolEntry {
     /// Why the latest render failed.
     pub error: Option<String>,
     pub paused: bool,
+    pub max_unavailable: Option<IntOrString>,
 }
 
 /// Every pool, and the input errors of the latest load.
@@ -27,6 +30,8 @@ pub struct PoolEntry {
 pub struct Catalog {
     pub pools: BTreeMap<String, PoolEntry>,
     pub input_errors: Vec<InputError>,
+    /// The node API files appended to each pool's config.
+    pub node_files: BTreeMap<String, Arc<Vec<NodeFile>>>,
 }
 
 /// What an update changed.
@@ -44,8 +49,9 @@ impl Catalog {
     /// Serves `rendered` for its pool until a render replaces it (used to
     /// start from the state directory's last rendered configs).
     pub fn seed(&mut self, rendered: RenderedPool) {
+        let files = self.files(&rendered.pool);
         let entry = self.pools.entry(rendered.pool.clone()).or_default();
-        entry.served = Some(Arc::new(ServedPool::new(rendered)));
+        entry.served = Some(Arc::new(ServedPool::with_files(rendered, files)));
     }
 
     /// Takes a load's results: `renders` is `machine_config::render_all(inputs)`.
@@ -60,19 +66,27 @@ impl Catalog {
         for (name, result) in renders {
             let prev = self.pools.remove(&name).unwrap_or_default();
             let paused = inputs.pool(&name).is_some_and(|p| p.spec.paused);
+            let max_unavailable = inputs
+                .pool(&name)
+                .and_then(|p| p.spec.max_unavailable.clone());
+            let files = self.files(&name);
             let entry = match result {
                 Ok(r) => {
                     let served = match prev.served {
-                        Some(s) if s.rendered.name == r.name => s,
+                        Some(s) if s.rendered.name == r.name && s.node_files == files => s,
+                        Some(s) if s.rendered.name == r.name => {
+                            Arc::new(ServedPool::with_files(r, files))
+                        }
                         _ => {
                             changes.rendered.push((name.clone(), r.name.clone()));
-                            Arc::new(ServedPool::new(r))
+                            Arc::new(ServedPool::with_files(r, files))
                         }
                     };
                     PoolEntry {
                         served: Some(served),
                         error: None,
                         paused,
+                        max_unavailable,
                     }
                 }
                 Err(e) => {
@@ -81,6 +95,7 @@ impl Catalog {
                         served: prev.served,
                         error: Some(e.to_string()),
                         paused,
+                        max_unavailable,
                     }
                 }
             };
@@ -90,6 +105,32 @@ impl Catalog {
         self.pools = pools;
         self.input_errors = input_errors;
         changes
+    }
+
+    fn files(&self, pool: &str) -> Arc<Vec<NodeFile>> {
+        self.node_files.get(pool).cloned().unwrap_or_default()
+    }
+
+    /// Sets the node API files of every pool; pools whose files changed get
+    /// a fresh [`ServedPool`] (their cached bodies go). Returns whether any did.
+    pub fn set_node_files(&mut self, files: BTreeMap<String, Arc<Vec<NodeFile>>>) -> bool {
+        self.node_files = files;
+        let mut changed = false;
+        let pools: Vec<String> = self.pools.keys().cloned().collect();
+        for pool in pools {
+            let files = self.files(&pool);
+            let Some(entry) = self.pools.get_mut(&pool) else {
+                continue;
+            };
+            if let Some(s) = &entry.served {
+                if s.node_files != files {
+                    entry.served =
+                        Some(Arc::new(ServedPool::with_files(s.rendered.clone(), files)));
+                    changed = true;
+                }
+            }
+        }
+        changed
     }
 
     /// The view the HTTP handlers read.
@@ -106,7 +147,18 @@ impl Catalog {
                 (name.clone(), view)
             })
             .collect();
-        Snapshot { pools }
+        let policies = self
+            .pools
+            .iter()
+            .map(|(name, e)| {
+                let p = PoolPolicy {
+                    paused: e.paused,
+                    max_unavailable: e.max_unavailable.clone(),
+                };
+                (name.clone(), p)
+            })
+            .collect();
+        Snapshot { pools, policies }
     }
 
     /// The pools for `status.json`.
@@ -123,6 +175,7 @@ impl Catalog {
                     .map(|s| s.rendered.sources.clone())
                     .unwrap_or_default(),
                 error: e.error.clone(),
+                ..PoolStatus::default()
             })
             .collect()
     }

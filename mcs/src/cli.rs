@@ -1,4 +1,4 @@
-//! The command line: `mcs serve | render | status | pointer`.
+//! The command line: `mcs serve | render | status | pointer | token rotate`.
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -54,14 +54,39 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print the pointer config a new machine boots with (not implemented yet: issue #7).
+    /// Print the pointer Ignition config a new machine boots with: it merges
+    /// URL/config/POOL and trusts the server's CA.
     Pointer {
+        /// The state directory of `mcs serve` (its ca.crt is embedded).
+        #[arg(long, default_value = DEFAULT_STATE_DIR)]
+        state_dir: PathBuf,
+        /// The pool the machine joins.
+        #[arg(long)]
+        pool: String,
+        /// The server's base URL, such as `https://mcs.example.com:22623`.
+        #[arg(long)]
+        url: String,
+        /// Ignition spec of the pointer (3.x); default 3.3.0, the newest Go Ignition 2.14 reads.
+        #[arg(long, value_name = "VERSION")]
+        spec: Option<String>,
+        /// The CA certificate (PEM) to embed instead of STATE_DIR/ca.crt (for --tls-cert servers).
+        #[arg(long, value_name = "FILE")]
+        ca: Option<PathBuf>,
+    },
+    /// Manage the pools' bootstrap tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Replace a pool's bootstrap token: new registrations need the new one
+    /// (served with the pool's config); registered nodes keep their node tokens.
+    Rotate {
         #[arg(long, default_value = DEFAULT_STATE_DIR)]
         state_dir: PathBuf,
         #[arg(long)]
-        pool: Option<String>,
-        #[arg(long)]
-        url: Option<String>,
+        pool: String,
     },
 }
 
@@ -87,9 +112,16 @@ pub struct ServeArgs {
     /// generated serving certificate; repeatable.
     #[arg(long = "san", value_name = "NAME")]
     pub sans: Vec<String>,
-    /// Where the certificates, rendered configs and status.json are kept.
+    /// Where the certificates, rendered configs, nodes, tokens and status.json are kept.
     #[arg(long, default_value = DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
+    /// Base URL nodes are told to reach this server at (in mcs.json);
+    /// repeatable. Default: `https://HOSTNAME:PORT` (PORT of --listen).
+    #[arg(long = "advertise-url", value_name = "URL")]
+    pub advertise_urls: Vec<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9333). Off unless given.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl From<ServeArgs> for ServeOptions {
@@ -101,6 +133,8 @@ impl From<ServeArgs> for ServeOptions {
             tls_cert: a.tls_cert.zip(a.tls_key),
             sans: a.sans,
             state_dir: a.state_dir,
+            advertise_urls: a.advertise_urls,
+            metrics_listen: a.metrics_listen,
             ..ServeOptions::default()
         }
     }
@@ -151,11 +185,20 @@ where
             }
             Ok(())
         }
-        Command::Pointer { .. } => Err(NotImplemented {
-            command: "mcs pointer".into(),
-            issue: 7,
+        Command::Pointer {
+            state_dir,
+            pool,
+            url,
+            spec,
+            ca,
+        } => {
+            let out = crate::pointer::run(&state_dir, &pool, &url, spec.as_deref(), ca.as_deref())?;
+            print!("{out}");
+            Ok(())
         }
-        .into()),
+        Command::Token(TokenCommand::Rotate { state_dir, pool }) => {
+            crate::tokens::rotate_cmd(&state_dir, &pool)
+        }
     }
 }
 
@@ -164,13 +207,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pointer_is_issue_7_and_exits_2() {
+    fn pointer_needs_pool_and_url() {
         let err = run(["pointer", "--pool", "worker"]).unwrap_err();
         assert_eq!(crate::exit_code(&err), 2);
-        assert_eq!(
-            err.to_string(),
-            "mcs pointer: not implemented yet (tracked in issue #7)"
-        );
+        let err = run([
+            "pointer",
+            "--state-dir",
+            "/nonexistent",
+            "--pool",
+            "w",
+            "--url",
+            "https://m",
+        ])
+        .unwrap_err();
+        assert_eq!(crate::exit_code(&err), 1);
+        assert!(err.to_string().contains("ca.crt"), "{err}");
     }
 
     #[test]
@@ -193,6 +244,7 @@ mod tests {
         assert_eq!(o.listen.to_string(), "0.0.0.0:22623");
         assert_eq!(o.state_dir, PathBuf::from("/var/lib/mcs"));
         assert!(o.insecure_listen.is_none() && o.tls_cert.is_none());
+        assert!(o.advertise_urls.is_empty() && o.metrics_listen.is_none());
     }
 
     #[test]

@@ -16,6 +16,11 @@
 //! - [`status`]: the status model and `mcs status`;
 //! - [`tls`]: the CA and serving certificate, rustls configuration;
 //! - [`listener`]: accept loops (TLS and plain HTTP) on tokio and hyper;
+//! - [`fleet`]: registered nodes, their states and rollout slots (pure);
+//! - [`nodes`]: the node API and FleetLock endpoints (`/v1/...`), `nodes.json`;
+//! - [`tokens`]: bootstrap and node tokens;
+//! - [`metrics`]: Prometheus metrics on `--metrics-listen`;
+//! - [`pointer`](mod@pointer): `mcs pointer`;
 //! - [`serve`]: `mcs serve`, wiring all of it together;
 //! - [`render_cmd`]: `mcs render`.
 //!
@@ -23,9 +28,13 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod fleet;
 pub mod http;
 pub mod listener;
+pub mod metrics;
 pub mod negotiate;
+pub mod nodes;
+pub mod pointer;
 pub mod reload;
 pub mod render_cmd;
 pub mod serve;
@@ -35,6 +44,7 @@ pub mod source;
 pub mod state;
 pub mod status;
 pub mod tls;
+pub mod tokens;
 
 pub use cli::{run, NotImplemented, UsageError};
 

@@ -1,15 +1,25 @@
 //! One reload: read the directory ([`crate::source`]), render every pool,
 //! update the catalog, publish the new snapshot to the HTTP handlers, then
 //! persist (rendered configs, history, pruning, `status.json`). And the
-//! polling loop that runs it when the directory changes.
+//! polling loop that runs it when the directory changes, or republishes the
+//! configs when a bootstrap token was rotated.
+//!
+//! Each pool's served config carries the node API files ([`node_files`]):
+//! `mcs.json` (the advertised URLs, the pool, the CA) and the pool's
+//! bootstrap token (mode 0600), created on the pool's first render.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use std::collections::BTreeMap;
+
+use machine_config::node_api::{McsJson, BOOTSTRAP_TOKEN_PATH, MCS_JSON_PATH, TOKEN_MODE};
 use machine_config::RenderHistory;
 
 use crate::catalog::Catalog;
+use crate::nodes::NodeService;
+use crate::served::NodeFile;
 use crate::snapshot::Shared;
 use crate::source::DirSource;
 use crate::state::StateDir;
@@ -22,15 +32,64 @@ pub struct Reloader {
     state: StateDir,
     history: RenderHistory,
     shared: Arc<Shared>,
+    nodes: Arc<NodeService>,
+    advertise: Advertise,
+}
+
+/// What `mcs.json` tells nodes about the server.
+#[derive(Debug, Clone, Default)]
+pub struct Advertise {
+    /// Base URLs (no trailing slash).
+    pub servers: Vec<String>,
+    /// The CA certificate(s) to trust, PEM; None with `--tls-cert`.
+    pub ca_bundle: Option<String>,
+}
+
+/// The node API files of `pool`'s config: `mcs.json` and, when the pool has
+/// one, its bootstrap token.
+pub fn node_files(advertise: &Advertise, pool: &str, token: Option<&str>) -> Vec<NodeFile> {
+    let mcs = McsJson {
+        servers: advertise.servers.clone(),
+        pool: pool.to_string(),
+        ca_bundle: advertise.ca_bundle.clone(),
+    };
+    let mut json = serde_json::to_string_pretty(&mcs).unwrap_or_default();
+    json.push('\n');
+    let mut files = vec![NodeFile {
+        path: MCS_JSON_PATH.to_string(),
+        contents: json,
+        mode: 0o644,
+    }];
+    if let Some(t) = token {
+        files.push(NodeFile {
+            path: BOOTSTRAP_TOKEN_PATH.to_string(),
+            contents: format!("{t}\n"),
+            mode: i64::from(TOKEN_MODE),
+        });
+    }
+    files
 }
 
 impl Reloader {
     /// Starts from the state directory: each pool's last rendered config is
     /// served until the directory renders it anew (so a pool whose input is
     /// broken at start-up keeps its previous config across a restart).
-    pub fn new(source: DirSource, state: StateDir, shared: Arc<Shared>) -> Self {
+    pub fn new(
+        source: DirSource,
+        state: StateDir,
+        shared: Arc<Shared>,
+        nodes: Arc<NodeService>,
+        advertise: Advertise,
+    ) -> Self {
         let history = state.load_history();
         let mut catalog = Catalog::default();
+        let pools: Vec<&str> = history.records.iter().map(|r| r.pool.as_str()).collect();
+        catalog.node_files = nodes.with_tokens(|t| {
+            pools
+                .iter()
+                .map(|p| (p.to_string(), Arc::new(node_files(&advertise, p, t.get(p)))))
+                .collect()
+        });
         let mut pools: Vec<&str> = history.records.iter().map(|r| r.pool.as_str()).collect();
         pools.sort_unstable();
         pools.dedup();
@@ -49,7 +108,27 @@ impl Reloader {
             state,
             history,
             shared,
+            nodes,
+            advertise,
         }
+    }
+
+    /// Creates missing bootstrap tokens for `pools` and returns every pool's node files.
+    fn pool_files(&self, pools: &[&str]) -> BTreeMap<String, Arc<Vec<NodeFile>>> {
+        self.nodes.with_tokens(|t| {
+            if let Err(e) = t.ensure(pools) {
+                tracing::error!("cannot create bootstrap tokens: {e:#}");
+            }
+            pools
+                .iter()
+                .map(|p| {
+                    (
+                        p.to_string(),
+                        Arc::new(node_files(&self.advertise, p, t.get(p))),
+                    )
+                })
+                .collect()
+        })
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -60,6 +139,15 @@ impl Reloader {
     /// loaded). Returns whether it reloaded.
     pub fn poll(&mut self) -> bool {
         if !self.source.changed() {
+            if self.nodes.with_tokens(|t| t.refresh()) {
+                let pools: Vec<String> = self.catalog.pools.keys().cloned().collect();
+                let pools: Vec<&str> = pools.iter().map(String::as_str).collect();
+                let files = self.pool_files(&pools);
+                if self.catalog.set_node_files(files) {
+                    self.shared.set(self.catalog.snapshot());
+                    tracing::info!("a bootstrap token changed: serving it from now on");
+                }
+            }
             return false;
         }
         self.reload();
@@ -77,6 +165,8 @@ impl Reloader {
             tracing::warn!(file = %f.display(), "serving the last good version of this file");
         }
         let renders = machine_config::render_all(&load.inputs);
+        let pools: Vec<&str> = renders.iter().map(|(p, _)| p.as_str()).collect();
+        self.catalog.node_files = self.pool_files(&pools);
         let changes = self.catalog.update(&load.inputs, load.errors, renders);
         self.shared.set(self.catalog.snapshot());
         for (pool, name) in &changes.rendered {
@@ -108,15 +198,18 @@ impl Reloader {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        let pruned = self
-            .state
-            .persist_renders(&mut self.history, &self.catalog, now)?;
+        let pruned = self.state.persist_renders(
+            &mut self.history,
+            &self.catalog,
+            now,
+            &self.nodes.in_use(),
+        )?;
         for name in pruned {
             tracing::info!(rendered = %name, "pruned an old rendered config");
         }
         self.state.write_status(&Status {
             pools: self.catalog.pool_statuses(),
-            nodes: Vec::new(),
+            nodes: self.nodes.fleet().statuses(),
             input_errors: self.catalog.input_error_statuses(),
             dir: self.source.dir().display().to_string(),
             updated: now,

@@ -12,7 +12,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
-use crate::reload::Reloader;
+use crate::nodes::NodeService;
+use crate::reload::{Advertise, Reloader};
 use crate::snapshot::Shared;
 use crate::source::DirSource;
 use crate::state::StateDir;
@@ -34,6 +35,10 @@ pub struct ServeOptions {
     pub sans: Vec<String>,
     pub state_dir: PathBuf,
     pub poll_interval: Duration,
+    /// Base URLs nodes are told to use (`mcs.json`); empty: `https://<hostname>:<TLS port>`.
+    pub advertise_urls: Vec<String>,
+    /// Where to serve Prometheus metrics (plain HTTP); off when None.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for ServeOptions {
@@ -46,6 +51,8 @@ impl Default for ServeOptions {
             sans: Vec::new(),
             state_dir: PathBuf::from(DEFAULT_STATE_DIR),
             poll_interval: POLL_INTERVAL,
+            advertise_urls: Vec::new(),
+            metrics_listen: None,
         }
     }
 }
@@ -58,6 +65,12 @@ pub struct Running {
     /// The generated CA certificate clients should trust (None with `--tls-cert`).
     pub ca_file: Option<PathBuf>,
     pub shared: Arc<Shared>,
+    /// The node API (fleet, tokens, metrics).
+    pub nodes: Arc<NodeService>,
+    /// Where metrics are served, when asked.
+    pub metrics_addr: Option<SocketAddr>,
+    /// The URLs advertised in `mcs.json`.
+    pub advertise_urls: Vec<String>,
     stop: watch::Sender<bool>,
     stop_watcher: Arc<AtomicBool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -98,23 +111,65 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
     if !opts.dir.is_dir() {
         tracing::warn!(dir = %opts.dir.display(), "the input directory does not exist (yet); serving nothing until it does");
     }
-    let shared = Arc::new(Shared::default());
-    let mut reloader = Reloader::new(DirSource::new(&opts.dir), state, shared.clone());
-    reloader.poll();
-
-    let (stop, stop_rx) = watch::channel(false);
-    let mut tasks = Vec::new();
     let tls = TcpListener::bind(opts.listen)
         .await
         .with_context(|| format!("cannot listen on {}", opts.listen))?;
     let tls_addr = tls.local_addr()?;
-    tracing::info!(addr = %tls_addr, dir = %opts.dir.display(), "serving HTTPS");
+    let advertise_urls: Vec<String> = if opts.advertise_urls.is_empty() {
+        let host = crate::tls::hostname().unwrap_or_else(|| "localhost".into());
+        vec![format!("https://{host}:{}", tls_addr.port())]
+    } else {
+        opts.advertise_urls
+            .iter()
+            .map(|u| u.trim_end_matches('/').to_string())
+            .collect()
+    };
+    let ca_bundle = match &ca_file {
+        Some(f) => Some(
+            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?,
+        ),
+        None => None,
+    };
+
+    let shared = Arc::new(Shared::default());
+    let metrics = Arc::new(crate::metrics::Metrics::default());
+    let nodes = Arc::new(NodeService::open(state.path(), shared.clone(), metrics)?);
+    let advertise = Advertise {
+        servers: advertise_urls.clone(),
+        ca_bundle,
+    };
+    let mut reloader = Reloader::new(
+        DirSource::new(&opts.dir),
+        state,
+        shared.clone(),
+        nodes.clone(),
+        advertise,
+    );
+    reloader.poll();
+
+    let (stop, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    tracing::info!(addr = %tls_addr, dir = %opts.dir.display(), advertise = ?advertise_urls, "serving HTTPS");
     tasks.push(tokio::spawn(crate::listener::serve_tls(
         tls,
         acceptor,
-        shared.clone(),
+        nodes.clone(),
         stop_rx.clone(),
     )));
+    let mut metrics_addr = None;
+    if let Some(addr) = opts.metrics_listen {
+        let l = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (metrics)"))?;
+        let a = l.local_addr()?;
+        tracing::info!(addr = %a, "serving metrics at /metrics");
+        metrics_addr = Some(a);
+        tasks.push(tokio::spawn(crate::metrics::serve(
+            l,
+            nodes.clone(),
+            stop_rx.clone(),
+        )));
+    }
     let mut insecure_addr = None;
     if let Some(addr) = opts.insecure_listen {
         let plain = TcpListener::bind(addr)
@@ -125,7 +180,7 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
         insecure_addr = Some(a);
         tasks.push(tokio::spawn(crate::listener::serve_plain(
             plain,
-            shared.clone(),
+            nodes.clone(),
             stop_rx,
         )));
     }
@@ -143,6 +198,9 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
         insecure_addr,
         ca_file,
         shared,
+        nodes,
+        metrics_addr,
+        advertise_urls,
         stop,
         stop_watcher,
         tasks,

@@ -47,8 +47,22 @@ pub enum ServeError {
     },
 }
 
-/// The served body of `rendered` in spec `version` (see the module docs).
-pub fn config_bytes(rendered: &RenderedPool, version: SpecVersion) -> Result<Vec<u8>, ServeError> {
+/// A file mooring appends for its node API (`mcs.json`, the bootstrap token):
+/// after the rendered config's files, before the node annotations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeFile {
+    pub path: String,
+    pub contents: String,
+    pub mode: i64,
+}
+
+/// The served body of `rendered` in spec `version` (see the module docs),
+/// with `node_files` appended.
+pub fn config_bytes(
+    rendered: &RenderedPool,
+    node_files: &[NodeFile],
+    version: SpecVersion,
+) -> Result<Vec<u8>, ServeError> {
     let err = |message: String| ServeError::NotExpressible {
         name: rendered.name.clone(),
         version,
@@ -57,15 +71,20 @@ pub fn config_bytes(rendered: &RenderedPool, version: SpecVersion) -> Result<Vec
     let mut config = rendered.ignition.clone();
     let mut mc = rendered.machine_config.clone();
     migrate_kernel_arguments(&mut config, &mut mc, version).map_err(err)?;
+    for f in node_files {
+        append_file(&mut config, &f.path, &f.contents, f.mode);
+    }
     append_file(
         &mut config,
         NODE_ANNOTATIONS_PATH,
         &node_annotations(&rendered.name),
+        APPENDED_MODE,
     );
     append_file(
         &mut config,
         ENCAPSULATED_PATH,
         &encapsulated(&mc, version).map_err(err)?,
+        APPENDED_MODE,
     );
     let value =
         ignition::downtranslate::to_spec(&config, version).map_err(|e| err(e.to_string()))?;
@@ -112,13 +131,13 @@ fn encapsulated(mc: &MachineConfig, version: SpecVersion) -> Result<String, Stri
     serde_json::to_string(&mc).map_err(|e| format!("cannot serialize the MachineConfig: {e}"))
 }
 
-/// Adds a file (mode 0644, overwrite) with `contents`, replacing one at the same path.
-pub fn append_file(config: &mut Config, path: &str, contents: &str) {
+/// Adds a file (`mode`, overwrite) with `contents`, replacing one at the same path.
+pub fn append_file(config: &mut Config, path: &str, contents: &str, mode: i64) {
     config.storage.files.retain(|f| f.path != path);
     let mut file = File {
         path: path.to_string(),
         overwrite: Some(true),
-        mode: Some(APPENDED_MODE),
+        mode: Some(mode),
         ..File::default()
     };
     file.contents.source = Some(data_url(contents.as_bytes()));
@@ -178,7 +197,7 @@ mod tests {
     fn appends_annotations_and_encapsulated_in_every_version() {
         let r = rendered("  kernelArguments: [quiet]\n  config:\n    ignition: {version: 3.2.0}\n    storage:\n      files:\n      - {path: /etc/motd, contents: {source: 'data:,hi'}}");
         for v in crate::negotiate::SERVED {
-            let bytes = config_bytes(&r, v).unwrap();
+            let bytes = config_bytes(&r, &[], v).unwrap();
             let parsed = ignition::parse(&bytes).unwrap();
             assert!(!parsed.report.has_errors(), "{v}: {:?}", parsed.report);
             assert_eq!(parsed.source_version, v);
@@ -202,7 +221,7 @@ mod tests {
     #[test]
     fn replaces_a_file_at_an_appended_path() {
         let r = rendered("  config:\n    ignition: {version: 3.2.0}\n    storage:\n      files:\n      - {path: /etc/machine-config-daemon/node-annotations.json, contents: {source: 'data:,x'}}");
-        let cfg = ignition::parse(&config_bytes(&r, SpecVersion::LATEST).unwrap())
+        let cfg = ignition::parse(&config_bytes(&r, &[], SpecVersion::LATEST).unwrap())
             .unwrap()
             .config;
         let n = cfg
@@ -218,20 +237,20 @@ mod tests {
     #[test]
     fn ignition_kernel_arguments_move_to_the_machine_config_before_3_3() {
         let r = rendered("  kernelArguments: [a]\n  config:\n    ignition: {version: 3.3.0}\n    kernelArguments:\n      shouldExist: [b]");
-        let old = ignition::parse(&config_bytes(&r, SpecVersion::new(3, 2)).unwrap())
+        let old = ignition::parse(&config_bytes(&r, &[], SpecVersion::new(3, 2)).unwrap())
             .unwrap()
             .config;
         assert!(old.kernel_arguments.should_exist.is_empty());
         let mc: serde_json::Value =
             serde_json::from_str(&file_text(&old, ENCAPSULATED_PATH)).unwrap();
         assert_eq!(mc["spec"]["kernelArguments"], serde_json::json!(["a", "b"]));
-        let new = ignition::parse(&config_bytes(&r, SpecVersion::new(3, 3)).unwrap())
+        let new = ignition::parse(&config_bytes(&r, &[], SpecVersion::new(3, 3)).unwrap())
             .unwrap()
             .config;
         assert_eq!(new.kernel_arguments.should_exist, ["b"]);
 
         let r = rendered("  config:\n    ignition: {version: 3.3.0}\n    kernelArguments:\n      shouldNotExist: [b]");
-        let e = config_bytes(&r, SpecVersion::new(3, 1)).unwrap_err();
+        let e = config_bytes(&r, &[], SpecVersion::new(3, 1)).unwrap_err();
         assert!(
             e.to_string().contains("$.kernelArguments.shouldNotExist"),
             "{e}"
@@ -241,8 +260,8 @@ mod tests {
     #[test]
     fn not_expressible_names_the_field() {
         let r = rendered("  config:\n    ignition: {version: 3.2.0}\n    storage:\n      luks:\n      - {name: a, device: /dev/vdb}");
-        let e = config_bytes(&r, SpecVersion::new(3, 1)).unwrap_err();
+        let e = config_bytes(&r, &[], SpecVersion::new(3, 1)).unwrap_err();
         assert!(e.to_string().contains("$.storage.luks"), "{e}");
-        assert!(config_bytes(&r, SpecVersion::new(3, 2)).is_ok());
+        assert!(config_bytes(&r, &[], SpecVersion::new(3, 2)).is_ok());
     }
 }

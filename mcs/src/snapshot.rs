@@ -11,8 +11,9 @@ use bytes::Bytes;
 use ignition::SpecVersion;
 use machine_config::RenderedPool;
 
+use crate::fleet::PoolPolicy;
 use crate::negotiate::{self, SERVED};
-use crate::served;
+use crate::served::{self, NodeFile};
 
 /// A served body, or why the version cannot be served.
 pub type Body = Result<Bytes, String>;
@@ -21,15 +22,36 @@ pub type Body = Result<Bytes, String>;
 #[derive(Debug)]
 pub struct ServedPool {
     pub rendered: RenderedPool,
+    /// The node API files appended to it (`mcs.json`, the bootstrap token).
+    pub node_files: Arc<Vec<NodeFile>>,
     bodies: [OnceLock<Body>; SERVED.len()],
+    /// The MachineConfig as JSON (`GET /v1/rendered/<name>`), computed on first use.
+    json: OnceLock<Bytes>,
 }
 
 impl ServedPool {
     pub fn new(rendered: RenderedPool) -> Self {
+        Self::with_files(rendered, Arc::default())
+    }
+
+    pub fn with_files(rendered: RenderedPool, node_files: Arc<Vec<NodeFile>>) -> Self {
         ServedPool {
             rendered,
+            node_files,
             bodies: Default::default(),
+            json: OnceLock::new(),
         }
+    }
+
+    /// The rendered MachineConfig as JSON.
+    pub fn machine_config_json(&self) -> Bytes {
+        self.json
+            .get_or_init(|| {
+                let mut v = serde_json::to_vec(&self.rendered.machine_config).unwrap_or_default();
+                v.push(b'\n');
+                Bytes::from(v)
+            })
+            .clone()
     }
 
     /// The body for `version` (computed on first use).
@@ -39,7 +61,7 @@ impl ServedPool {
             return UNSERVED.get_or_init(|| Err("not a served spec version".into()));
         };
         self.bodies[i].get_or_init(|| {
-            served::config_bytes(&self.rendered, version)
+            served::config_bytes(&self.rendered, &self.node_files, version)
                 .map(Bytes::from)
                 .map_err(|e| e.to_string())
         })
@@ -66,19 +88,45 @@ pub enum PoolView {
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub pools: BTreeMap<String, PoolView>,
+    /// `paused` and `maxUnavailable` of each defined pool.
+    pub policies: BTreeMap<String, PoolPolicy>,
 }
 
-/// The current snapshot, swapped atomically by the reloader.
-#[derive(Debug, Default)]
+impl Snapshot {
+    /// The rendered config a pool serves, if any.
+    pub fn served(&self, pool: &str) -> Option<&Arc<ServedPool>> {
+        match self.pools.get(pool) {
+            Some(PoolView::Ready(s)) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// The current snapshot, swapped atomically by the reloader; every swap
+/// bumps a generation that long-polls wait on ([`Shared::subscribe`]).
+#[derive(Debug)]
 pub struct Shared {
     current: RwLock<Arc<Snapshot>>,
+    generation: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Shared::new(Snapshot::default())
+    }
 }
 
 impl Shared {
     pub fn new(snapshot: Snapshot) -> Self {
         Shared {
             current: RwLock::new(Arc::new(snapshot)),
+            generation: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// A receiver that sees every later [`Shared::set`].
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.generation.subscribe()
     }
 
     pub fn get(&self) -> Arc<Snapshot> {
@@ -94,5 +142,6 @@ impl Shared {
             Ok(mut g) => *g = new,
             Err(p) => *p.into_inner() = new,
         }
+        self.generation.send_modify(|g| *g += 1);
     }
 }

@@ -7,12 +7,14 @@
 //! | `rendered/<name>.json` | every rendered MachineConfig kept (JSON) |
 //! | `history.json` | which rendered config each pool had, in order ([`machine_config::RenderHistory`]) |
 //! | `status.json` | pools, input errors, nodes ([`crate::status::Status`]) |
+//! | `nodes.json` (0600) | registered nodes (token hashes), states, slots ([`crate::fleet`]) |
+//! | `bootstrap-tokens.json` (0600) | each pool's bootstrap token ([`crate::tokens`]) |
 //!
 //! Pruning: after each change, `machine_config::prune` decides which rendered
-//! configs to delete. Nodes are not tracked yet (issue #7), so nothing counts
-//! as in use; each pool keeps its [`KEEP_PER_POOL`] most recent rendered
-//! configs (the current one included), so a node that booted from one of
-//! them can still be traced to it.
+//! configs to delete. A config a registered node is at or moving to (its
+//! reported current or desired config) is in use and kept; besides those, each
+//! pool keeps its [`KEEP_PER_POOL`] most recent rendered configs (the current
+//! one included), so a node that booted from one of them can still be traced to it.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -56,7 +58,7 @@ impl StateDir {
     }
 
     pub fn rendered_path(&self, name: &str) -> PathBuf {
-        self.root.join(RENDERED_DIR).join(format!("{name}.json"))
+        rendered_file(&self.root, name)
     }
 
     /// The history, or an empty one when there is none (or it is unreadable:
@@ -102,6 +104,7 @@ impl StateDir {
         history: &mut RenderHistory,
         catalog: &Catalog,
         now: u64,
+        in_use: &HashSet<String>,
     ) -> anyhow::Result<Vec<String>> {
         for (pool, entry) in &catalog.pools {
             let Some(served) = &entry.served else {
@@ -116,7 +119,7 @@ impl StateDir {
             }
             history.record(pool, &r.name, now);
         }
-        let doomed = machine_config::prune(&history.records, &HashSet::new(), KEEP_PER_POOL);
+        let doomed = machine_config::prune(&history.records, in_use, KEEP_PER_POOL);
         for name in &doomed {
             let path = self.rendered_path(name);
             if let Err(e) = std::fs::remove_file(&path) {
@@ -141,11 +144,19 @@ impl StateDir {
     }
 }
 
-/// Writes `path` through a temporary file and a rename, with `mode`.
+/// `rendered/<name>.json` of a state directory.
+pub fn rendered_file(state_dir: &Path, name: &str) -> PathBuf {
+    state_dir.join(RENDERED_DIR).join(format!("{name}.json"))
+}
+
+/// Writes `path` through a temporary file (fsync) and a rename, with `mode`,
+/// then syncs the directory.
 pub fn atomic_write(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.tmp{}-{seq}", std::process::id()));
     let write = || -> std::io::Result<()> {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
@@ -156,7 +167,9 @@ pub fn atomic_write(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> 
         f.set_permissions(std::fs::Permissions::from_mode(mode))?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        // The rename itself is durable once the directory is synced.
+        std::fs::File::open(dir)?.sync_all()
     };
     write().map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
@@ -193,7 +206,9 @@ mod tests {
         for i in 0..(KEEP_PER_POOL + 2) {
             let (inputs, renders) = render(&format!("k{i}"));
             catalog.update(&inputs, vec![], renders);
-            let pruned = s.persist_renders(&mut history, &catalog, i as u64).unwrap();
+            let pruned = s
+                .persist_renders(&mut history, &catalog, i as u64, &HashSet::new())
+                .unwrap();
             let name = catalog.pools["worker"]
                 .served
                 .as_ref()

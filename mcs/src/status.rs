@@ -3,8 +3,11 @@
 use std::path::Path;
 
 use anyhow::Context;
+use machine_config::node_api::{NodeState, NodeStatus};
 use machine_config::InputError;
 use serde::{Deserialize, Serialize};
+
+use crate::fleet::{Fleet, NODES_FILE};
 
 /// The file in the state directory.
 pub const STATUS_FILE: &str = "status.json";
@@ -14,8 +17,8 @@ pub const STATUS_FILE: &str = "status.json";
 #[serde(rename_all = "camelCase")]
 pub struct Status {
     pub pools: Vec<PoolStatus>,
-    /// Nodes and their configs: empty until the node API (issue #7).
-    pub nodes: Vec<serde_json::Value>,
+    /// Registered nodes: state, configs, reason (from `nodes.json`).
+    pub nodes: Vec<NodeStatus>,
     /// Documents of the input directory that could not be taken.
     #[serde(default)]
     pub input_errors: Vec<InputErrorStatus>,
@@ -40,6 +43,32 @@ pub struct PoolStatus {
     /// Why the latest render failed (the previous one is still served).
     #[serde(default)]
     pub error: Option<String>,
+    /// Registered nodes of the pool.
+    #[serde(default)]
+    pub machine_count: usize,
+    /// Nodes Done at the pool's rendered config.
+    #[serde(default)]
+    pub updated_machine_count: usize,
+    /// Nodes Done (at any config): not updating, not degraded.
+    #[serde(default)]
+    pub ready_machine_count: usize,
+    /// Nodes Degraded or Unreconcilable.
+    #[serde(default)]
+    pub degraded_machine_count: usize,
+}
+
+impl PoolStatus {
+    /// Every node is Done at the pool's config (OpenShift's `UPDATED`).
+    pub fn updated(&self) -> bool {
+        self.updated_machine_count == self.machine_count && self.error.is_none()
+    }
+    /// OpenShift's `UPDATING`: some node is not at the config yet and the pool is not paused.
+    pub fn updating(&self) -> bool {
+        !self.paused && self.updated_machine_count < self.machine_count
+    }
+    pub fn degraded(&self) -> bool {
+        self.degraded_machine_count > 0
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -60,7 +89,8 @@ impl From<&InputError> for InputErrorStatus {
     }
 }
 
-/// Reads `status.json` of a state directory.
+/// Reads `status.json` (pools, input errors) and `nodes.json` (nodes) of a
+/// state directory, and counts each pool's machines.
 pub fn read(state_dir: &Path) -> anyhow::Result<Status> {
     let path = state_dir.join(STATUS_FILE);
     let text = std::fs::read_to_string(&path).with_context(|| {
@@ -70,38 +100,118 @@ pub fn read(state_dir: &Path) -> anyhow::Result<Status> {
             state_dir.display()
         )
     })?;
-    serde_json::from_str(&text).with_context(|| format!("{}: not a status file", path.display()))
+    let mut status: Status = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a status file", path.display()))?;
+    let nodes = state_dir.join(NODES_FILE);
+    match std::fs::read_to_string(&nodes) {
+        Ok(text) => {
+            let fleet =
+                Fleet::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", nodes.display()))?;
+            status.nodes = fleet.statuses();
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", nodes.display())),
+    }
+    status.count_machines();
+    Ok(status)
 }
 
 impl Status {
-    /// The human-readable form of `mcs status`.
+    /// Fills each pool's machine counts from `nodes`.
+    pub fn count_machines(&mut self) {
+        for p in &mut self.pools {
+            let mine: Vec<&NodeStatus> = self.nodes.iter().filter(|n| n.pool == p.name).collect();
+            p.machine_count = mine.len();
+            p.ready_machine_count = mine
+                .iter()
+                .filter(|n| n.state == Some(NodeState::Done))
+                .count();
+            p.updated_machine_count = mine
+                .iter()
+                .filter(|n| {
+                    n.state == Some(NodeState::Done)
+                        && n.current_config.is_some()
+                        && n.current_config == p.rendered_config
+                })
+                .count();
+            p.degraded_machine_count = mine
+                .iter()
+                .filter(|n| {
+                    matches!(
+                        n.state,
+                        Some(NodeState::Degraded) | Some(NodeState::Unreconcilable)
+                    )
+                })
+                .count();
+        }
+    }
+
+    /// The human-readable form of `mcs status`: pools as `oc get mcp` shows
+    /// them, then nodes, then input errors.
     pub fn to_text(&self) -> String {
-        let mut out = String::new();
-        let width = self
-            .pools
-            .iter()
-            .map(|p| p.name.len())
-            .max()
-            .unwrap_or(4)
-            .max(4);
-        out.push_str(&format!(
-            "{:width$}  {:48}  {:6}  STATE\n",
-            "POOL", "RENDERED CONFIG", "PAUSED"
-        ));
+        let yes = |b: bool| if b { "True" } else { "False" };
+        let mut rows: Vec<Vec<String>> = vec![[
+            "NAME",
+            "CONFIG",
+            "UPDATED",
+            "UPDATING",
+            "DEGRADED",
+            "PAUSED",
+            "MACHINECOUNT",
+            "READYMACHINECOUNT",
+            "UPDATEDMACHINECOUNT",
+            "DEGRADEDMACHINECOUNT",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()];
         for p in &self.pools {
-            let state = match &p.error {
-                None => "ok".to_string(),
-                Some(e) if p.rendered_config.is_some() => {
-                    format!("render failed, serving the previous config: {e}")
-                }
-                Some(e) => format!("render failed: {e}"),
-            };
-            out.push_str(&format!(
-                "{:width$}  {:48}  {:6}  {state}\n",
-                p.name,
-                p.rendered_config.as_deref().unwrap_or("-"),
-                if p.paused { "yes" } else { "no" },
-            ));
+            rows.push(vec![
+                p.name.clone(),
+                p.rendered_config.clone().unwrap_or_else(|| "-".into()),
+                yes(p.updated()).into(),
+                yes(p.updating()).into(),
+                yes(p.degraded()).into(),
+                yes(p.paused).into(),
+                p.machine_count.to_string(),
+                p.ready_machine_count.to_string(),
+                p.updated_machine_count.to_string(),
+                p.degraded_machine_count.to_string(),
+            ]);
+        }
+        let mut out = table(&rows);
+        for p in &self.pools {
+            match &p.error {
+                None => {}
+                Some(e) if p.rendered_config.is_some() => out.push_str(&format!(
+                    "pool {}: render failed, serving the previous config: {e}\n",
+                    p.name
+                )),
+                Some(e) => out.push_str(&format!("pool {}: render failed: {e}\n", p.name)),
+            }
+        }
+        out.push('\n');
+        if self.nodes.is_empty() {
+            out.push_str("nodes: none registered\n");
+        } else {
+            let mut rows: Vec<Vec<String>> = vec![[
+                "NODE", "POOL", "STATE", "CURRENT", "DESIRED", "SLOT", "REASON",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()];
+            for n in &self.nodes {
+                rows.push(vec![
+                    n.name.clone(),
+                    n.pool.clone(),
+                    n.state.map_or("-".into(), |s| s.to_string()),
+                    n.current_config.clone().unwrap_or_else(|| "-".into()),
+                    n.desired_config.clone().unwrap_or_else(|| "-".into()),
+                    if n.holds_slot { "held" } else { "-" }.into(),
+                    n.reason.clone(),
+                ]);
+            }
+            out.push_str(&table(&rows));
         }
         if self.input_errors.is_empty() {
             out.push_str("input errors: none\n");
@@ -114,13 +224,33 @@ impl Status {
                 ));
             }
         }
-        if self.nodes.is_empty() {
-            out.push_str("nodes: none known (node tracking comes with issue #7)\n");
-        } else {
-            out.push_str(&format!("nodes: {}\n", self.nodes.len()));
-        }
         out
     }
+}
+
+/// Left-aligned columns separated by two spaces.
+fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(String::len)
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let line: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(i, v)| format!("{v:w$}", w = widths[i]))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 #[cfg(test)]
@@ -136,6 +266,7 @@ mod tests {
                 paused: true,
                 sources: vec!["00-worker".into()],
                 error: Some("boom".into()),
+                ..PoolStatus::default()
             }],
             input_errors: vec![InputErrorStatus {
                 file: "/d/a.yaml".into(),
@@ -152,6 +283,10 @@ mod tests {
         let t = s.to_text();
         assert!(t.contains("worker"), "{t}");
         assert!(t.contains("serving the previous config: boom"), "{t}");
+        assert!(
+            t.contains("MACHINECOUNT") && t.contains("nodes: none registered"),
+            "{t}"
+        );
         assert!(t.contains("/d/a.yaml, document 2: invalid YAML"), "{t}");
         let back: Status = serde_json::from_value(v).unwrap();
         assert_eq!(back, s);

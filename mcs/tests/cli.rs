@@ -189,30 +189,60 @@ fn status_without_state_fails_clearly() {
 }
 
 #[test]
-fn pointer_is_not_implemented_yet() {
+fn pointer_needs_the_state_dir_ca() {
     let out = mcs(&[
         "pointer",
         "--state-dir",
-        "/tmp",
+        "/nonexistent/mcs",
         "--pool",
         "worker",
         "--url",
         "https://x",
     ]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     assert!(
-        text(&out.stderr).contains("mcs pointer: not implemented yet (tracked in issue #7)"),
+        text(&out.stderr).contains("ca.crt"),
         "{}",
         text(&out.stderr)
     );
+    assert_eq!(mcs(&["pointer", "--pool", "worker"]).status.code(), Some(2));
+}
+
+#[test]
+fn token_rotate_writes_a_new_token() {
+    let d = Dirs::new();
+    std::fs::create_dir(d.state()).unwrap();
+    let state = d.state();
+    let state = state.to_str().unwrap();
+    let out = mcs(&["token", "rotate", "--state-dir", state, "--pool", "worker"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let first = std::fs::read_to_string(d.state().join("bootstrap-tokens.json")).unwrap();
+    let out = mcs(&["token", "rotate", "--state-dir", state, "--pool", "worker"]);
+    assert!(
+        text(&out.stderr).contains("rotated"),
+        "{}",
+        text(&out.stderr)
+    );
+    let second = std::fs::read_to_string(d.state().join("bootstrap-tokens.json")).unwrap();
+    assert_ne!(first, second);
+    assert!(out.stdout.is_empty(), "the token is not printed");
+    let out = mcs(&[
+        "token",
+        "rotate",
+        "--state-dir",
+        "/nonexistent/mcs",
+        "--pool",
+        "worker",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
 }
 
 #[test]
 fn help_and_usage_errors() {
     let out = mcs(&["--help"]);
     assert_eq!(out.status.code(), Some(0));
-    for s in ["serve", "render", "status", "pointer"] {
+    for s in ["serve", "render", "status", "pointer", "token"] {
         assert!(text(&out.stdout).contains(s));
     }
     assert_eq!(mcs(&["serve"]).status.code(), Some(2), "--dir is required");

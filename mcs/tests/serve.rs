@@ -255,6 +255,16 @@ async fn hot_reload_serves_the_change() {
     assert_eq!(file_text(&cfg, "/etc/issue"), "welcome");
     // The state directory has both rendered configs and the status.
     let after = served_name(&c, "worker").await.unwrap();
+    // status.json is written after the new render is served: wait for it.
+    wait_for(Duration::from_secs(5), || async {
+        mcs::status::read(&d.state()).is_ok_and(|s| {
+            s.pools
+                .iter()
+                .any(|p| p.rendered_config.as_deref() == Some(after.as_str()))
+        })
+    })
+    .await
+    .expect("status.json shows the new config");
     for n in [&before, &after] {
         assert!(d.state().join(format!("rendered/{n}.json")).exists(), "{n}");
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::header::HeaderMap;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -134,6 +134,18 @@ impl Client {
     }
 
     pub async fn request(&self, method: Method, path: &str, accept: Option<&str>) -> Resp {
+        let headers: Vec<(&str, &str)> = accept.map(|a| ("accept", a)).into_iter().collect();
+        self.call(method, path, &headers, Bytes::new()).await
+    }
+
+    /// Any request, with headers and a body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Resp {
         let tcp = tokio::net::TcpStream::connect(self.addr)
             .await
             .expect("connect");
@@ -143,17 +155,41 @@ impl Client {
             .connect(name, tcp)
             .await
             .expect("TLS handshake");
-        send(TokioIo::new(tls), method, path, accept).await
+        send(TokioIo::new(tls), method, path, headers, body.into()).await
+    }
+
+    /// `POST` of a JSON value with a bearer token (and extra headers).
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        extra: &[(&str, &str)],
+        body: &serde_json::Value,
+    ) -> Resp {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut h: Vec<(&str, &str)> = extra.to_vec();
+        if let Some(a) = &auth {
+            h.push(("authorization", a));
+        }
+        self.call(Method::POST, path, &h, serde_json::to_vec(body).unwrap())
+            .await
+    }
+
+    /// `GET` with a bearer token.
+    pub async fn get_auth(&self, path: &str, token: &str) -> Resp {
+        let auth = format!("Bearer {token}");
+        self.call(Method::GET, path, &[("authorization", &auth)], Bytes::new())
+            .await
     }
 }
 
 /// Plain HTTP.
 pub async fn plain_get(addr: SocketAddr, path: &str) -> Resp {
     let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    send(TokioIo::new(tcp), Method::GET, path, None).await
+    send(TokioIo::new(tcp), Method::GET, path, &[], Bytes::new()).await
 }
 
-async fn send<IO>(io: IO, method: Method, path: &str, accept: Option<&str>) -> Resp
+async fn send<IO>(io: IO, method: Method, path: &str, headers: &[(&str, &str)], body: Bytes) -> Resp
 where
     IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -165,11 +201,11 @@ where
         .method(method)
         .uri(path)
         .header("host", "localhost");
-    if let Some(a) = accept {
-        req = req.header("accept", a);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
     }
     let resp = sender
-        .send_request(req.body(Empty::<Bytes>::new()).unwrap())
+        .send_request(req.body(Full::new(body)).unwrap())
         .await
         .expect("response");
     let status = resp.status();
