@@ -393,6 +393,59 @@ fn links_and_paths_never_lead_out_of_the_root() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("$.storage.files.0.path"));
 }
 
+/// The files stage remembers directories it has resolved; one the stage
+/// itself replaces by a link (overwrite) must not be trusted afterwards.
+/// Validation refuses config paths below config links, so the paths here
+/// reach the replaced directory through links on the disk: `/e -> /a/d`,
+/// and `/a/d/up -> /`, so that `/e/up/y` (written first, at depth 1)
+/// makes the stage resolve and remember `/e` = `/a/d` before the link
+/// `/a/d` (depth 2) replaces that directory; `/e/z` and `/e/f0..69` (depth
+/// 3, serial and parallel paths) must then follow the new link inside the
+/// root. (Planning remembers `/a/d` as a directory; the stage forgets what
+/// it remembered after users and groups, and on every removal. Without
+/// both, the 71 files land outside the root.)
+#[test]
+fn a_directory_replaced_by_a_link_during_the_stage_is_not_trusted() {
+    let e = Env::new();
+    let outside = e.dir.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::create_dir_all(e.at("/a/d")).unwrap();
+    symlink("/", e.at("/a/d/up")).unwrap();
+    symlink("/a/d", e.at("/e")).unwrap();
+    let mut files = vec![
+        r#"{"path":"/e/up/y","contents":{"source":"data:,y"}}"#.to_string(),
+        r#"{"path":"/e/z","contents":{"source":"data:,z"}}"#.to_string(),
+    ];
+    for i in 0..70 {
+        files.push(format!(
+            r#"{{"path":"/e/f{i}","contents":{{"source":"data:,{i}"}}}}"#
+        ));
+    }
+    e.ok(&cfg(&format!(
+        r#""storage":{{"files":[{}],"links":[{{"path":"/a/d","target":"{}","overwrite":true}}]}}"#,
+        files.join(","),
+        outside.display()
+    )));
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        0,
+        "nothing may be written outside the root"
+    );
+    assert_eq!(std::fs::read_to_string(e.at("/y")).unwrap(), "y");
+    let inside = format!("{}", outside.display());
+    assert_eq!(
+        std::fs::read_to_string(e.at(&format!("{inside}/z"))).unwrap(),
+        "z"
+    );
+    for i in 0..70 {
+        assert_eq!(
+            std::fs::read_to_string(e.at(&format!("{inside}/f{i}"))).unwrap(),
+            i.to_string()
+        );
+    }
+    assert_eq!(std::fs::read_link(e.at("/a/d")).unwrap(), outside);
+}
+
 #[test]
 fn a_bad_hash_fails_before_anything_is_written() {
     let e = Env::new();

@@ -21,20 +21,20 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    exec::init_logging(opts.log_to_stdout);
-    tracing::info!(
-        "Ignition (mooring) {}: stage {}",
-        env!("CARGO_PKG_VERSION"),
-        opts.stage
-    );
+    let sink = exec::logging::choose(opts.log_to_stdout, &exec::logging::journal_socket());
+    let stage = opts.stage.name();
+    exec::logging::init(&sink, Some(stage));
+    exec::logging::stage_started(stage);
+    let started = std::time::Instant::now();
     match exec::run(&opts, &exec::Env::from_env()) {
         Ok(()) => {
-            tracing::info!("Ignition finished successfully");
+            exec::logging::stage_finished(stage, started.elapsed());
             ExitCode::SUCCESS
         }
         Err(e) => {
-            tracing::error!("{e}");
-            if opts.log_to_stdout {
+            exec::logging::stage_failed(stage, &e.to_string());
+            // The one line also on the console when the log went elsewhere.
+            if sink != exec::logging::Sink::Stderr {
                 eprintln!("ignition: {e}");
             }
             ExitCode::from(1)

@@ -31,7 +31,22 @@ pub fn display(program: &str, args: &[String]) -> String {
 }
 
 /// Runs `program` with `args`, feeding `stdin` when given. Returns stdout.
+/// Logs the outcome with a MESSAGE_ID (see [`super::logging`]).
 pub fn run(program: &str, args: &[String], stdin: Option<&[u8]>) -> Result<Vec<u8>, CommandError> {
+    let started = std::time::Instant::now();
+    let r = run_inner(program, args, stdin);
+    match &r {
+        Ok(_) => super::logging::command_run(&display(program, args), started.elapsed()),
+        Err(e) => super::logging::command_failed(&e.command, &e.reason),
+    }
+    r
+}
+
+fn run_inner(
+    program: &str,
+    args: &[String],
+    stdin: Option<&[u8]>,
+) -> Result<Vec<u8>, CommandError> {
     let shown = display(program, args);
     tracing::info!(command = %shown, "running {shown}");
     let fail = |reason: String| CommandError {

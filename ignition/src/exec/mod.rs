@@ -9,10 +9,13 @@ pub mod cmd;
 pub mod disks;
 pub mod files;
 pub mod kargs;
+pub mod logging;
 pub mod mount;
 pub mod net;
 pub mod root;
+pub mod rootcache;
 pub mod state;
+pub mod tftp;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -155,15 +158,22 @@ pub fn run(opts: &Options, env: &Env) -> Result<(), ExecError> {
             }
             .map_err(fail)?;
             let offline = stage == Stage::FetchOffline;
+            // A config's references are fetched with its own timeouts, proxy
+            // and CAs (as Go does): a pointer config carries the CA of the
+            // server its merged config comes from.
             let render = |c: &Config| {
                 if offline {
-                    net::fetchers(None)
-                } else {
-                    net::fetchers(Some(net::NetSettings::from_config(
-                        &c.ignition.timeouts,
-                        &c.ignition.proxy,
-                    )))
+                    return net::fetchers(None);
                 }
+                let mut settings =
+                    net::NetSettings::from_config(&c.ignition.timeouts, &c.ignition.proxy);
+                for (i, ca) in c.ignition.security.tls.certificate_authorities.iter().enumerate() {
+                    let blob = crate::fetch::fetch_resource(&provider, ca).map_err(|e| {
+                        format!("$.ignition.security.tls.certificateAuthorities.{i}: {e}")
+                    })?;
+                    settings.cas.push(blob);
+                }
+                net::fetchers(Some(settings))
             };
             let acquired =
                 acquire::user_config(env, &opts.platform, &provider, &render, &mut state).and_then(
@@ -322,16 +332,10 @@ pub fn rfc3339_now() -> String {
     )
 }
 
-/// Sends `tracing` output to stdout or stderr, plain lines without colours.
-/// (journald with structured fields is a later step, see docs/ignition-executor.md.)
-pub fn init_logging(to_stdout: bool) {
-    let builder = tracing_subscriber::fmt()
-        .with_target(false)
-        .without_time()
-        .with_ansi(false);
-    let _ = if to_stdout {
-        builder.with_writer(std::io::stdout).try_init()
-    } else {
-        builder.with_writer(std::io::stderr).try_init()
-    };
+/// Sends `tracing` output to the journal when its socket exists and
+/// `to_stdout` is false, else to stdout or stderr (see [`logging`]).
+pub fn init_logging(to_stdout: bool) -> logging::Sink {
+    let sink = logging::choose(to_stdout, &logging::journal_socket());
+    logging::init(&sink, None);
+    sink
 }

@@ -15,7 +15,8 @@
 //!
 //! `s3://bucket/key` and `gs://bucket/object` are fetched anonymously over
 //! HTTPS; an object that needs credentials fails with a clear error.
-//! `tftp://` and `arn:` are not supported yet and say so.
+//! `tftp://` goes through our small RFC 1350 client ([`super::tftp`]);
+//! `arn:` is not supported yet and says so.
 
 use std::time::{Duration, Instant};
 
@@ -73,7 +74,7 @@ impl NetSettings {
     }
 }
 
-/// The fetcher for `http`, `https`, `s3`, `gs` (and the refusals for `tftp`, `arn`).
+/// The fetcher for `http`, `https`, `s3`, `gs`, `tftp` (and the refusal for `arn`).
 pub struct NetFetcher {
     settings: NetSettings,
     direct: ureq::Agent,
@@ -255,8 +256,17 @@ impl Fetcher for NetFetcher {
                     other => other,
                 })
             }
-            "tftp" => Err(unsupported("tftp is not supported yet (tracked in issue #3); serve the resource over http(s) or inline it as a data URL")),
-            "arn" => Err(unsupported("S3 access points (arn:) need AWS credentials, which are not supported yet")),
+            "tftp" => super::tftp::get(
+                url,
+                &super::tftp::TftpSettings {
+                    total: self.settings.total,
+                    ..Default::default()
+                },
+            )
+            .map_err(|m| unsupported(&m)),
+            "arn" => Err(unsupported(
+                "S3 access points (arn:) need AWS credentials, which are not supported yet",
+            )),
             _ => Err(unsupported("no network fetcher for this scheme")),
         }
     }
@@ -405,8 +415,10 @@ mod tests {
     #[test]
     fn refuses_what_it_cannot_fetch_with_a_reason() {
         let f = NetFetcher::new(NetSettings::default()).unwrap();
-        let e = f.fetch("tftp://h/x", &[]).unwrap_err().to_string();
-        assert!(e.contains("tftp is not supported yet"), "{e}");
+        let e = f.fetch("tftp:///x", &[]).unwrap_err().to_string();
+        assert_eq!(e, "fetching tftp:///x failed: invalid tftp URL: no host");
+        let e = f.fetch("arn:aws:s3:x", &[]).unwrap_err().to_string();
+        assert!(e.contains("not supported yet"), "{e}");
         let bad = NetFetcher::new(NetSettings {
             cas: vec![b"junk".to_vec()],
             ..Default::default()

@@ -83,7 +83,7 @@ impl Root {
         let Some(last) = parts.pop() else {
             return Ok("/".to_string());
         };
-        let dir = self.resolve_dir(parts)?;
+        let (dir, _) = self.resolve_dir(parts)?;
         Ok(if dir == "/" {
             format!("/{last}")
         } else {
@@ -95,11 +95,21 @@ impl Root {
     /// (for reading files such as `/etc/passwd` as the root sees them).
     pub fn resolve_all(&self, path: &str) -> io::Result<String> {
         let cleaned = clean(path);
+        Ok(self
+            .resolve_dir(components(&cleaned).map(str::to_string).collect())?
+            .0)
+    }
+
+    /// As [`Root::resolve_all`], and whether a component was missing (the
+    /// components after it were then taken lexically, not looked at).
+    pub(crate) fn resolve_all_missing(&self, path: &str) -> io::Result<(String, bool)> {
+        let cleaned = clean(path);
         self.resolve_dir(components(&cleaned).map(str::to_string).collect())
     }
 
-    /// Resolves a directory path following every component, links included.
-    fn resolve_dir(&self, parts: Vec<String>) -> io::Result<String> {
+    /// Resolves a directory path following every component, links included;
+    /// also says whether a component was missing.
+    fn resolve_dir(&self, parts: Vec<String>) -> io::Result<(String, bool)> {
         // Work list in reverse so that link targets can be pushed in front.
         let mut todo: Vec<String> = parts.into_iter().rev().collect();
         let mut cur: Vec<String> = Vec::new();
@@ -147,7 +157,7 @@ impl Root {
                 todo.push(t.to_string());
             }
         }
-        Ok(format!("/{}", cur.join("/")))
+        Ok((format!("/{}", cur.join("/")), missing))
     }
 
     /// Creates the missing parents of the in-root path `resolved` (the

@@ -14,6 +14,7 @@ use crate::fetch::Fetcher;
 use crate::model::Config;
 
 use super::root::Root;
+use super::rootcache::CachedRoot;
 use plan::{Entry, Kind, Relabel};
 
 pub const RESULT_PATH: &str = "/etc/.ignition-result.json";
@@ -34,7 +35,13 @@ pub fn run(
     fetchers: &dyn Fetcher,
     opts: &FilesOptions,
 ) -> Result<Vec<String>, String> {
-    let entries = plan::entries(config, root, fetchers)?;
+    let cached = CachedRoot::new(root);
+    fsops::umask(); // read before any thread starts
+                    // Planning changes nothing: missing directories may be remembered.
+    cached.freeze();
+    let entries = plan::entries(config, &cached, fetchers);
+    cached.thaw();
+    let entries = entries?;
     let db = passwd::Db::load(root);
     plan::check_owners(config, &entries, &db)?;
     let relabeling = selinux_policy(root)?;
@@ -45,10 +52,12 @@ pub fn run(
 
     let mut relabel = Relabel::new();
     apply_passwd(config, root, &mut relabel)?;
+    // useradd and friends may have changed anything.
+    cached.invalidate();
     let db = passwd::Db::load(root);
-    apply_entries(root, &entries, &db, &mut relabel)?;
-    units::apply(root, &config.systemd.units, &mut relabel)?;
-    write_result(root, opts, &mut relabel)?;
+    apply_entries(&cached, &entries, &db, &mut relabel)?;
+    units::apply(&cached, &config.systemd.units, &mut relabel)?;
+    write_result(&cached, opts, &mut relabel)?;
     if let Some(policy) = relabeling {
         relabel_paths(root, &policy, &relabel)?;
     } else if !relabel.is_empty() {
@@ -169,7 +178,7 @@ fn apply_passwd(config: &Config, root: &Root, relabel: &mut Relabel) -> Result<(
 /// their relabel paths and parent directories are settled in order, so
 /// the result is the one of a serial run.
 fn apply_entries(
-    root: &Root,
+    root: &CachedRoot,
     entries: &[Entry],
     db: &passwd::Db,
     relabel: &mut Relabel,
@@ -248,7 +257,7 @@ fn owner(e: &Entry, db: &passwd::Db) -> Result<(Option<u32>, Option<u32>), Strin
 }
 
 fn apply_entry(
-    root: &Root,
+    root: &CachedRoot,
     e: &Entry,
     db: &passwd::Db,
     relabel: &mut Relabel,
@@ -258,6 +267,42 @@ fn apply_entry(
         fsops::remove_all(root, &e.path)?;
     }
     let (uid, gid) = owner(e, db)?;
+    // The common cases in one system call: a new file or directory with
+    // its final mode (no chown follows to clear special bits), a new
+    // symlink. When something is there, the checks below decide.
+    let no_owner = uid.is_none() && gid.is_none();
+    match &e.kind {
+        Kind::File {
+            contents,
+            appends,
+            mode,
+        } if appends.is_empty() && no_owner => {
+            let data = contents.as_deref().unwrap_or_default();
+            let mode = mode.unwrap_or(fsops::DEFAULT_FILE_MODE);
+            if fsops::write_new(root, &e.path, data, mode)?.is_some() {
+                super::logging::file_written(&e.path, data.len(), mode);
+                return Ok(());
+            }
+        }
+        Kind::Dir { mode } if no_owner => {
+            let created = fsops::mkdir_new(root, &e.path, *mode)?;
+            if created.is_some() {
+                super::logging::dir_created(&e.path, mode.unwrap_or(fsops::DEFAULT_DIR_MODE));
+                return Ok(());
+            }
+        }
+        Kind::Link {
+            target,
+            hard: false,
+        } if no_owner => {
+            let created = fsops::symlink_new(root, &e.path, target)?;
+            if created.is_some() {
+                super::logging::link_written(&e.path, target, false);
+                return Ok(());
+            }
+        }
+        _ => {}
+    }
     let existing = match std::fs::symlink_metadata(root.host(&e.path)) {
         Ok(m) => Some(m),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
@@ -279,15 +324,16 @@ fn apply_entry(
             }
             let mut resolved = e.path.clone();
             if existing.is_none() {
-                tracing::info!(path = %e.path, "writing file {}", e.path);
                 let data = contents.as_deref().unwrap_or_default();
                 if appends.is_empty() && uid.is_none() && gid.is_none() {
                     // The final mode at creation: no chown follows to clear special bits.
                     let mode = mode.unwrap_or(fsops::DEFAULT_FILE_MODE);
                     fsops::write_with_mode(root, &e.path, data, mode)?;
+                    super::logging::file_written(&e.path, data.len(), mode);
                     return Ok(());
                 }
                 resolved = fsops::write_replace(root, &e.path, data)?;
+                super::logging::file_written(&e.path, data.len(), fsops::DEFAULT_FILE_MODE);
             }
             for a in appends {
                 tracing::info!(path = %e.path, "appending to file {}", e.path);
@@ -300,8 +346,9 @@ fn apply_entry(
                 Some(m) if m.is_dir() => e.path.clone(),
                 Some(_) => return Err(format!("error creating directory {}: a non-directory already exists and overwrite is false", e.path)),
                 None => {
-                    tracing::info!(path = %e.path, "creating directory {}", e.path);
-                    fsops::mkdir_all(root, &e.path)?
+                    let r = fsops::mkdir_all(root, &e.path)?;
+                    super::logging::dir_created(&e.path, fsops::DEFAULT_DIR_MODE);
+                    r
                 }
             };
             fsops::set_owner_and_mode(root, &resolved, uid, gid, *mode)
@@ -348,18 +395,16 @@ fn apply_entry(
                 }
                 return Err(format!("error creating symlink {}: a non-symlink already exists at that path and overwrite is false", e.path));
             }
-            tracing::info!(path = %e.path, target = %target, "writing link {} -> {target}", e.path);
             let resolved = fsops::prepare(root, &e.path)?;
             let host = root.host(&resolved);
             match target_path {
                 Some(t) => std::fs::hard_link(root.host(&t), &host)
-                    .map_err(|err| format!("failed to create link {}: {err}", e.path)),
-                None => {
-                    std::os::unix::fs::symlink(target, &host)
-                        .map_err(|err| format!("could not create symlink {}: {err}", e.path))?;
-                    fsops::set_owner_and_mode(root, &resolved, uid, gid, None)
-                }
+                    .map_err(|err| format!("failed to create link {}: {err}", e.path))?,
+                None => std::os::unix::fs::symlink(target, &host)
+                    .map_err(|err| format!("could not create symlink {}: {err}", e.path))?,
             }
+            super::logging::link_written(&e.path, target, *hard);
+            fsops::set_owner_and_mode(root, &resolved, uid, gid, None)
         }
     }
 }
@@ -384,7 +429,11 @@ fn clean_link(t: &str) -> String {
     }
 }
 
-fn write_result(root: &Root, opts: &FilesOptions, relabel: &mut Relabel) -> Result<(), String> {
+fn write_result(
+    root: &CachedRoot,
+    opts: &FilesOptions,
+    relabel: &mut Relabel,
+) -> Result<(), String> {
     #[derive(serde::Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Result_ {

@@ -8,6 +8,7 @@ use crate::fetch::{fetch_resource, Fetcher};
 use crate::model::{Config, NodeGroup, NodeUser, Resource};
 
 use super::super::root::{clean, depth, Root};
+use super::super::rootcache::CachedRoot;
 use super::passwd::Db;
 
 #[derive(Debug, Clone)]
@@ -106,7 +107,11 @@ fn fetch(f: &dyn Fetcher, res: &Resource, at: &str, path: &str) -> Result<Vec<u8
 }
 
 /// Resolves, orders and fetches the storage entries of `config`.
-pub fn entries(config: &Config, root: &Root, fetchers: &dyn Fetcher) -> Result<Vec<Entry>, String> {
+pub fn entries(
+    config: &Config,
+    root: &CachedRoot,
+    fetchers: &dyn Fetcher,
+) -> Result<Vec<Entry>, String> {
     let mut seen: HashMap<String, String> = HashMap::new();
     let mut resolve = |kind: &str, p: &str, at: &str| -> Result<String, String> {
         let r = root

@@ -5,7 +5,7 @@
 
 use crate::model::Unit;
 
-use super::super::root::Root;
+use super::super::rootcache::CachedRoot;
 use super::fsops;
 use super::plan::Relabel;
 
@@ -95,7 +95,7 @@ pub fn describe(units: &[Unit]) -> Vec<String> {
 }
 
 /// Writes the units, masks and presets of `units`.
-pub fn apply(root: &Root, units: &[Unit], relabel: &mut Relabel) -> Result<(), String> {
+pub fn apply(root: &CachedRoot, units: &[Unit], relabel: &mut Relabel) -> Result<(), String> {
     let presets = presets(units)?;
     for (i, u) in units.iter().enumerate() {
         let at = format!("$.systemd.units.{i}");
@@ -136,6 +136,7 @@ pub fn apply(root: &Root, units: &[Unit], relabel: &mut Relabel) -> Result<(), S
                 let host = root.host(&resolved);
                 if std::fs::read_link(&host).is_ok_and(|t| t.as_os_str() == "/dev/null") {
                     tracing::info!(unit = %u.name, "unmasking unit {}", u.name);
+                    root.invalidate();
                     std::fs::remove_file(&host).map_err(|e| format!("{at}: unmasking: {e}"))?;
                 }
             }
@@ -160,12 +161,14 @@ pub fn apply(root: &Root, units: &[Unit], relabel: &mut Relabel) -> Result<(), S
             // Go removes existing enablement links before the preset line.
             let mut args = vec![
                 "--root".to_string(),
-                root.dir().to_string_lossy().into_owned(),
+                root.root().dir().to_string_lossy().into_owned(),
                 "disable".into(),
             ];
             args.extend(target.split(' ').map(str::to_string));
-            super::super::cmd::run("systemctl", &args, None)
-                .map_err(|e| format!("cannot remove symlink(s) for {target}: {e}"))?;
+            let r = super::super::cmd::run("systemctl", &args, None);
+            // systemctl removed links in the root.
+            root.invalidate();
+            r.map_err(|e| format!("cannot remove symlink(s) for {target}: {e}"))?;
             lines.push_str(&format!("disable {target}\n"));
         }
     }
