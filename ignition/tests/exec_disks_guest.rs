@@ -389,9 +389,13 @@ fn raid_and_luks() {
     };
     let script = format!(
         r#"{HELPERS}
-run r1 - fetch-offline disks mount files umount
-grep -q '"secret":"data:' /run/ignition/state && echo "KEY secret kept"
-grep -q '"gen":"data:' /run/ignition/state && echo "KEY gen kept"
+run r1 - fetch-offline disks mount files
+grep -q '"secret":"data:' /run/ignition/state || echo "KEYS cleared from the state"
+[ "$(cat /sysroot/etc/luks/secret)" = "open sesame" ] && echo "KEYFILE secret"
+[ -s /sysroot/etc/luks/gen ] && echo "KEYFILE gen"
+grep -q '^secret UUID=[0-9a-f-]* /etc/luks/secret luks$' /sysroot/etc/crypttab && echo "CRYPTTAB secret"
+grep -q '^gen UUID=[0-9a-f-]* /etc/luks/gen luks$' /sysroot/etc/crypttab && echo "CRYPTTAB gen"
+run r1u - umount
 grep -q 'active raid1' /proc/mdstat && echo "MDSTAT raid1"
 cryptsetup close gen; cryptsetup close secret
 run r2 r2 fetch-offline disks mount
@@ -421,8 +425,13 @@ run r3 r3 fetch-offline disks
     println!("guest boot took {:?}", t0.elapsed());
     expect_line(&console, "MOORING-DONE");
     expect_line(&console, "MARK r1 rc=0");
-    expect_line(&console, "KEY secret kept");
-    expect_line(&console, "KEY gen kept");
+    // The files stage moves the keys from the state file to the root, with crypttab lines (as Go).
+    expect_line(&console, "KEYS cleared from the state");
+    expect_line(&console, "KEYFILE secret");
+    expect_line(&console, "KEYFILE gen");
+    expect_line(&console, "CRYPTTAB secret");
+    expect_line(&console, "CRYPTTAB gen");
+    expect_line(&console, "MARK r1u rc=0");
     expect_line(&console, "MDSTAT raid1");
     expect_line(&console, "MARK r2 rc=0");
     assert!(

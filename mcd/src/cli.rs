@@ -23,8 +23,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the daemon (issue #7)
+    /// Run the daemon: follow the pool's desired config from the MCS (see docs/mcd.md)
     Start {
+        /// The node's name (default: the host name)
         #[arg(long, value_name = "NAME")]
         node_name: Option<String>,
     },
@@ -42,6 +43,17 @@ pub enum Command {
     FirstbootCompleteMachineconfig,
     /// Compare the on-disk state with the current config; exit 1 on drift
     Validate,
+    /// After the reboot into an update: check the booted deployment, the boot, the files;
+    /// record the config (Done), or roll back an unhealthy deployment (Degraded)
+    VerifyBoot {
+        /// unit:NAME (active over D-Bus), file:/PATH (exists in the root), command:CMD (exits 0)
+        /// or none [default: unit:multi-user.target on the booted system, none under --root]
+        #[arg(long, value_name = "CHECK", value_parser = |s: &str| s.parse::<crate::verify::BootCheck>())]
+        boot_check: Option<crate::verify::BootCheck>,
+        /// How long the boot-complete check may take (seconds, or with s, m, h)
+        #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::verify::parse_duration)]
+        timeout: std::time::Duration,
+    },
     /// Finish or roll back an interrupted apply, then re-apply the current config
     Recover {
         /// Accept the on-disk state as it is instead of re-applying

@@ -48,7 +48,12 @@ pub fn recover_journal(ctx: &Ctx) -> Result<()> {
         journal::Recovered::Nothing => {}
         journal::Recovered::Finished { to } => {
             tracing::info!(message_id = ids::DONE, config = %to, "finished the interrupted apply of {to}");
-            state::set(&ctx.root, NodeState::Done, "", &to, &to)?;
+            let st = if crate::pending::read(&ctx.root)?.is_some() {
+                NodeState::Rebooting
+            } else {
+                NodeState::Done
+            };
+            state::set(&ctx.root, st, "", &to, &to)?;
         }
         journal::Recovered::RolledBack { from, to } => {
             let reason = format!("the apply of {to} was interrupted and rolled back to {from}");
@@ -143,10 +148,13 @@ fn update(ctx: &Ctx, new: &Desired, skip_validation: bool) -> Result<()> {
     }
     tracing::info!(message_id = ids::UPDATE_STARTED, from = %old.name(), to = %new.name(), "update {} -> {} started", old.name(), new.name());
     state::set(&ctx.root, NodeState::Working, "", old.name(), new.name())?;
-    if let Err(e) = apply::apply(&ctx.root, &old, new, &p, &ctx.options(false)) {
-        degrade(ctx, old.name(), new.name(), &format!("{e:#}"));
-        return Err(e);
-    }
+    let applied = match apply::apply(&ctx.root, &old, new, &p, &ctx.options(false)) {
+        Ok(a) => a,
+        Err(e) => {
+            degrade(ctx, old.name(), new.name(), &format!("{e:#}"));
+            return Err(e);
+        }
+    };
     tracing::info!(message_id = ids::UPDATE_APPLIED, config = %new.name(), "applied {}", new.name());
     println!(
         "applied {} (actions: {})",
@@ -157,11 +165,20 @@ fn update(ctx: &Ctx, new: &Desired, skip_validation: bool) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    finish(ctx, new, &p)
+    finish(ctx, new, &p, &applied)
 }
 
-/// The live actions, then Done, or the reboot.
-fn finish(ctx: &Ctx, new: &Desired, p: &Plan) -> Result<()> {
+/// Writes the state, and into a deployment the OS step wrote directly (its /etc is a copy).
+fn set_state(ctx: &Ctx, applied: &apply::Applied, st: NodeState, name: &str) -> Result<()> {
+    state::set(&ctx.root, st, "", name, name)?;
+    if let Some(nr) = &applied.new_root {
+        state::set(&Root::new(nr)?, st, "", name, name)?;
+    }
+    Ok(())
+}
+
+/// The live actions, then Done, or the reboot (Rebooting; `mcd verify-boot` after the boot).
+fn finish(ctx: &Ctx, new: &Desired, p: &Plan, applied: &apply::Applied) -> Result<()> {
     let booted = apply::booted(&ctx.root);
     let live: Vec<_> = p
         .actions
@@ -182,15 +199,23 @@ fn finish(ctx: &Ctx, new: &Desired, p: &Plan) -> Result<()> {
     }
     if p.reboot() {
         tracing::info!(message_id = ids::REBOOTING, config = %new.name(), "rebooting into {}", new.name());
+        set_state(ctx, applied, NodeState::Rebooting, new.name())?;
         if booted {
-            state::set(&ctx.root, NodeState::Rebooting, "", new.name(), new.name())?;
             crate::systemd::Bus::system()?.reboot()?;
             return Ok(());
         }
-        println!("reboot: skipped (no systemd under --root); the new deployment is staged");
+        println!("reboot: skipped (no systemd under --root); after the boot, `mcd verify-boot` checks the node and records {}", new.name());
+        return Ok(());
+    }
+    if let Some(pend) = crate::pending::read(&ctx.root)? {
+        println!(
+            "a reboot is still pending (for {}); `mcd verify-boot` after it",
+            pend.to
+        );
+        return set_state(ctx, applied, NodeState::Rebooting, new.name());
     }
     tracing::info!(message_id = ids::DONE, config = %new.name(), "node is at {}", new.name());
-    state::set(&ctx.root, NodeState::Done, "", new.name(), new.name())
+    set_state(ctx, applied, NodeState::Done, new.name())
 }
 
 /// `mcd validate`: exit status 1 and one line per difference on drift.
@@ -271,12 +296,15 @@ pub fn firstboot(ctx: &Ctx) -> Result<()> {
     old.mc.metadata.name = "firstboot".into();
     let p = plan::plan(&old, &new, &Policy::default(), false);
     state::set(&ctx.root, NodeState::Working, "", "", new.name())?;
-    if let Err(e) = apply::apply(&ctx.root, &old, &new, &p, &ctx.options(false)) {
-        degrade(ctx, "", new.name(), &format!("{e:#}"));
-        return Err(e);
-    }
+    let applied = match apply::apply(&ctx.root, &old, &new, &p, &ctx.options(false)) {
+        Ok(a) => a,
+        Err(e) => {
+            degrade(ctx, "", new.name(), &format!("{e:#}"));
+            return Err(e);
+        }
+    };
     std::fs::rename(&path, ctx.root.host(paths::ENCAPSULATED_BAK))
         .with_context(|| format!("moving {} away", paths::ENCAPSULATED))?;
     println!("firstboot: {} recorded as current", new.name());
-    finish(ctx, &new, &p)
+    finish(ctx, &new, &p, &applied)
 }

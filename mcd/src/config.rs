@@ -68,6 +68,7 @@ pub struct CoreUser {
 #[derive(Debug, Clone)]
 pub struct Desired {
     pub mc: MachineConfig,
+    /// The Ignition config, file contents' sources removed (decoded in `files`).
     pub ign: Config,
     /// Kernel arguments, each entry split as the kernel does.
     pub kargs: Vec<String>,
@@ -99,7 +100,7 @@ impl Desired {
 
     /// Parses the Ignition config of `mc` and fetches every file's contents.
     pub fn from_mc(mc: MachineConfig, fetcher: &dyn Fetcher) -> Result<Desired> {
-        let ign = if mc.spec.config.is_null() {
+        let mut ign = if mc.spec.config.is_null() {
             Config::default()
         } else {
             let raw = serde_json::to_vec(&mc.spec.config)?;
@@ -137,6 +138,11 @@ impl Desired {
                     group: Owner::group(&f.group),
                 },
             );
+        }
+        // Decoded into `files`: the sources (data URLs: the bulk of a large config) go, rather
+        // than being held twice for the whole update.
+        for f in &mut ign.storage.files {
+            f.contents.source = None;
         }
         let mut units = BTreeMap::new();
         for u in &ign.systemd.units {

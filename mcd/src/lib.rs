@@ -4,23 +4,27 @@
 //! Pure planning, effects at the edge: [`source`] reads a config, [`config::Desired`] is it
 //! parsed, [`diff`] and [`plan`] (with [`policy`]) decide, [`apply`] performs the plan under a
 //! journal, [`validate`] compares the disk with a config. See docs/mcd.md.
-//! The daemon loop (`mcd start`) is issue #7. This crate never depends on the server (`mcs`).
+//! [`daemon`] is the daemon loop (`mcd start`) against the MCS node API. This crate never
+//! depends on the server (`mcs`).
 
 pub mod apply;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod daemon;
 pub mod diff;
 pub mod hooks;
 pub mod kargs;
 pub mod logging;
 pub mod paths;
+pub mod pending;
 pub mod plan;
 pub mod policy;
 pub mod source;
 pub mod state;
 pub mod systemd;
 pub mod validate;
+pub mod verify;
 
 #[cfg(test)]
 mod plan_tests;
@@ -87,21 +91,27 @@ where
         },
     };
     use cli::Command;
-    if let Command::Start { .. } = cli.command {
-        return Err(CliError::NotImplemented {
-            command: format!("{PROG} start"),
-            issue: 7,
-        }
-        .into());
-    }
     logging::init();
     let ctx = commands::Ctx::new(&cli.root, cli.sysroot)?;
     let code = match cli.command {
-        Command::Start { .. } => unreachable!("handled above"),
+        Command::Start { node_name } => daemon::start(&ctx, node_name).map(|()| 0)?,
         Command::OnceFrom { source } => commands::once_from(&ctx, &source).map(|()| 0)?,
         Command::Plan { new, json } => commands::plan_cmd(&ctx, &new, json)?,
         Command::FirstbootCompleteMachineconfig => commands::firstboot(&ctx).map(|()| 0)?,
         Command::Validate => commands::validate_cmd(&ctx)?,
+        Command::VerifyBoot {
+            boot_check,
+            timeout,
+        } => {
+            let check = boot_check.unwrap_or_else(|| {
+                if apply::booted(&ctx.root) {
+                    verify::BootCheck::Unit("multi-user.target".into())
+                } else {
+                    verify::BootCheck::None
+                }
+            });
+            verify::run(&ctx, &check, timeout)?
+        }
         Command::Recover { accept_on_disk } => {
             commands::recover_cmd(&ctx, accept_on_disk).map(|()| 0)?
         }
@@ -132,15 +142,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn start_is_issue_7() {
-        let err = run(["start"]).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "mcd start: not implemented yet (tracked in issue #7)"
-        );
-        assert_eq!(exit_code(&err), 2);
-        let err = run(["--root", "/x", "start", "--node-name", "n"]).unwrap_err();
-        assert_eq!(exit_code(&err), 2);
+    fn start_without_mcs_json_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_str().unwrap();
+        let err = run(["--root", root, "start", "--node-name", "n"]).unwrap_err();
+        assert!(format!("{err:#}").contains("mcs.json"), "{err:#}");
+        assert_eq!(exit_code(&err), 1);
+        let err = run(["--root", root, "start", "--node-name", "a/b"]).unwrap_err();
+        assert_eq!(exit_code(&err), 1);
     }
 
     #[test]

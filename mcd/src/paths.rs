@@ -6,6 +6,8 @@ pub const CURRENT_CONFIG: &str = "/etc/machine-config-daemon/currentconfig";
 pub const STATE: &str = "/etc/machine-config-daemon/state.json";
 /// The journal of an apply in progress. Ours.
 pub const JOURNAL: &str = "/etc/machine-config-daemon/journal.json";
+/// The update waiting for its reboot, checked by `mcd verify-boot`. Ours.
+pub const PENDING: &str = "/etc/machine-config-daemon/pending.json";
 /// Backups of the paths an apply in progress touches (hard links or copies). Ours.
 pub const TXN_DIR: &str = "/etc/machine-config-daemon/txn";
 /// Originals of files the MachineConfigs took over, as OpenShift keeps them.

@@ -85,21 +85,28 @@ fn ignition_to_mc(raw: &[u8], what: &str) -> Result<MachineConfig> {
 }
 
 /// JSON (what `currentconfig` and most served configs are): no YAML parser on megabytes.
+/// The top-level keys that tell the kinds apart (everything else is skipped, not built).
+#[derive(serde::Deserialize)]
+struct Peek {
+    kind: Option<serde_json::Value>,
+    ignition: Option<serde::de::IgnoredAny>,
+}
+
 fn parse_json(raw: &[u8], what: &str) -> Result<MachineConfig> {
-    let value: serde_json::Value =
+    let peek: Peek =
         serde_json::from_slice(raw).with_context(|| format!("{what}: invalid JSON"))?;
-    if value.get("kind").is_none() {
-        if value.get("ignition").is_none() {
-            bail!("{what}: neither a MachineConfig (no kind) nor an Ignition config (no ignition.version)");
+    match peek.kind {
+        None if peek.ignition.is_none() => {
+            bail!("{what}: neither a MachineConfig (no kind) nor an Ignition config (no ignition.version)")
         }
-        return ignition_to_mc(raw, what);
+        None => return ignition_to_mc(raw, what),
+        Some(k) if k.as_str() != Some("MachineConfig") => {
+            bail!("{what}: kind must be MachineConfig")
+        }
+        Some(_) => {}
     }
-    if value.get("kind").and_then(|k| k.as_str()) != Some("MachineConfig") {
-        bail!("{what}: kind must be MachineConfig");
-    }
-    let mc: MachineConfig =
-        serde_json::from_value(value).with_context(|| format!("{what}: not a MachineConfig"))?;
-    Ok(mc)
+    // Straight from the text: no intermediate JSON value of the whole document.
+    serde_json::from_slice(raw).with_context(|| format!("{what}: not a MachineConfig"))
 }
 
 fn hex(b: &[u8]) -> String {
@@ -110,5 +117,7 @@ fn hex(b: &[u8]) -> String {
 pub fn load(source: &str) -> Result<Desired> {
     let raw = read(source)?;
     let mc = parse(&raw, source)?;
+    // The text is not needed any more: not held while the config is parsed and decoded.
+    drop(raw);
     Desired::from_mc(mc, &fetcher()?)
 }

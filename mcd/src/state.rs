@@ -63,6 +63,7 @@ pub fn current(root: &Root) -> Result<Desired> {
     match std::fs::read(&path) {
         Ok(raw) => {
             let mc = crate::source::parse(&raw, paths::CURRENT_CONFIG)?;
+            drop(raw);
             Desired::from_mc(mc, &crate::source::fetcher()?)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Desired::empty()),

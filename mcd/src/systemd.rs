@@ -48,6 +48,30 @@ impl Bus {
     pub fn disable(&self, units: &[&str]) -> Result<()> {
         self.manager("DisableUnitFiles", &(units, false))
     }
+    /// `ActiveState` of a unit (loaded if it is not).
+    pub fn active_state(&self, unit: &str) -> Result<String> {
+        let reply = self
+            .conn
+            .call_method(
+                Some(SYSTEMD),
+                SYSTEMD_PATH,
+                Some(MANAGER),
+                "LoadUnit",
+                &(unit,),
+            )
+            .with_context(|| format!("systemd LoadUnit {unit}"))?;
+        let path: zbus::zvariant::OwnedObjectPath = reply
+            .body()
+            .deserialize()
+            .with_context(|| format!("systemd LoadUnit {unit}: reply"))?;
+        let proxy =
+            zbus::blocking::Proxy::new(&self.conn, SYSTEMD, path, "org.freedesktop.systemd1.Unit")
+                .with_context(|| format!("unit {unit}"))?;
+        proxy
+            .get_property::<String>("ActiveState")
+            .with_context(|| format!("ActiveState of {unit}"))
+    }
+
     /// Reboot through logind.
     pub fn reboot(&self) -> Result<()> {
         self.conn

@@ -50,8 +50,15 @@ fn take_over_update_and_give_back() {
             std::fs::canonicalize(n.root()).unwrap().display()
         )
     );
-    assert_eq!(n.state()["state"], "Done");
+    // The kernel arguments need a reboot: the update waits for `verify-boot` after it.
+    assert_eq!(n.state()["state"], "Rebooting");
+    assert!(n.exists("/etc/machine-config-daemon/pending.json"));
     n.ok(&["validate"]);
+    assert!(n
+        .ok(&["verify-boot"])
+        .contains("verified rendered-worker-v1"));
+    assert_eq!(n.state()["state"], "Done");
+    assert!(!n.exists("/etc/machine-config-daemon/pending.json"));
 
     n.ok(&["once-from", &v2]);
     // Dropped: the original is back, the created file is gone with its stamp.
@@ -195,6 +202,8 @@ fn injected_failures_roll_back_every_step() {
         n.ok(&["validate"]);
         // The way out: apply again without the failure.
         n.ok(&["once-from", &b]);
+        assert_eq!(n.state()["state"], "Rebooting");
+        n.ok(&["verify-boot"]);
         assert_eq!(n.state()["state"], "Done");
     }
 }
@@ -325,6 +334,7 @@ fn admin_policy_turns_a_reboot_into_a_restart() {
         ),
     );
     n.ok(&["once-from", &a]);
+    n.ok(&["verify-boot"]);
     assert!(n.ok(&["plan", &b]).contains("drain, reboot"));
     std::fs::write(n.root().join("etc/machine-config-daemon/node-disruption-policy.json"),
         r#"{"files": [{"path": "/etc/chrony.conf", "actions": [{"type": "Restart", "restart": {"serviceName": "chronyd.service"}}]}]}"#).unwrap();

@@ -1,19 +1,22 @@
-//! Runs the built binary: `mcd start` is issue #7 (exit 2), usage errors exit 2, `--help` works.
+//! Runs the built binary: `mcd start` without `mcs.json` exits 1, usage errors exit 2, `--help` works.
 
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mcd");
 
 #[test]
-fn start_exits_2_with_issue_on_stderr() {
+fn start_without_mcs_json_exits_1_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
-        .args(["--root", "/tmp", "start"])
+        .arg("--root")
+        .arg(dir.path())
+        .args(["start", "--node-name", "n1"])
         .output()
         .expect("run binary");
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("mcd start: not implemented yet (tracked in issue #7)"),
+        stderr.contains("/etc/machine-config-daemon/mcs.json"),
         "stderr: {stderr}"
     );
     assert!(out.stdout.is_empty(), "must not print anything on stdout");

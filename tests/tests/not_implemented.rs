@@ -6,7 +6,6 @@ type ExitCode = fn(&anyhow::Error) -> i32;
 /// (program, a subcommand, its issue, run, exit_code)
 fn parts() -> Vec<(&'static str, &'static str, u32, Run, ExitCode)> {
     vec![
-        ("mcd", "start", 7, |a| mcd::run(a), mcd::exit_code),
         (
             "initramfs",
             "build",

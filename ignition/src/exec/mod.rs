@@ -167,7 +167,14 @@ pub fn run(opts: &Options, env: &Env) -> Result<(), ExecError> {
                 }
                 let mut settings =
                     net::NetSettings::from_config(&c.ignition.timeouts, &c.ignition.proxy);
-                for (i, ca) in c.ignition.security.tls.certificate_authorities.iter().enumerate() {
+                for (i, ca) in c
+                    .ignition
+                    .security
+                    .tls
+                    .certificate_authorities
+                    .iter()
+                    .enumerate()
+                {
                     let blob = crate::fetch::fetch_resource(&provider, ca).map_err(|e| {
                         format!("$.ignition.security.tls.certificateAuthorities.{i}: {e}")
                     })?;
@@ -222,7 +229,8 @@ pub fn run(opts: &Options, env: &Env) -> Result<(), ExecError> {
                 user_config_provided: state.user_config_provided(),
                 dry_run: opts.dry_run,
             };
-            let ops = files::run(&full, &root, &fetchers, &fopts).map_err(fail)?;
+            let ops =
+                files::run_with_state(&full, &root, &fetchers, &fopts, &mut state).map_err(fail)?;
             for op in ops {
                 dry(op);
             }

@@ -22,14 +22,76 @@ fn tmp_name(dir: &Path) -> std::path::PathBuf {
     ))
 }
 
+/// Directories resolved during one apply: the in-root parent as the config names it, and where
+/// it resolved to, once it exists as a real directory. Resolution inside the root costs a
+/// `statx` per component (and creating parents another), several times per file; an apply never
+/// turns a directory into anything else (renames over a directory fail), so a directory
+/// resolved once stays valid for the rest of the apply. Kept here, in mcd, on top of
+/// [`Root::resolve`], which stays the only resolver.
+#[derive(Debug, Default)]
+pub struct Dirs {
+    known: std::collections::HashMap<String, String>,
+}
+
+fn split_last(cleaned: &str) -> (&str, &str) {
+    match cleaned.rfind('/') {
+        Some(0) => ("/", &cleaned[1..]),
+        Some(i) => (&cleaned[..i], &cleaned[i + 1..]),
+        None => ("/", cleaned),
+    }
+}
+
+fn join(dir: &str, last: &str) -> String {
+    if dir == "/" {
+        format!("/{last}")
+    } else {
+        format!("{dir}/{last}")
+    }
+}
+
+impl Dirs {
+    /// [`Root::resolve`], with the parent from the cache when it was seen.
+    pub fn resolve(&mut self, root: &Root, path: &str) -> io::Result<String> {
+        let cleaned = ignition::exec::root::clean(path);
+        let (parent, last) = split_last(&cleaned);
+        if let Some(r) = self.known.get(parent) {
+            return Ok(join(r, last));
+        }
+        let resolved = root.resolve(&cleaned)?;
+        let (rparent, _) = split_last(&resolved);
+        if std::fs::symlink_metadata(root.host(rparent)).is_ok_and(|m| m.is_dir()) {
+            self.known.insert(parent.to_string(), rparent.to_string());
+        }
+        Ok(resolved)
+    }
+
+    /// Whether the parent of `path` is known to exist (then nothing above it is missing).
+    pub fn parent_known(&self, path: &str) -> bool {
+        let cleaned = ignition::exec::root::clean(path);
+        self.known.contains_key(split_last(&cleaned).0)
+    }
+
+    /// Resolves `path` and creates its missing parents (0755). Returns the host path.
+    pub fn prepare(&mut self, root: &Root, path: &str) -> Result<std::path::PathBuf> {
+        let cleaned = ignition::exec::root::clean(path);
+        let (parent, last) = split_last(&cleaned);
+        if let Some(r) = self.known.get(parent) {
+            return Ok(root.host(&join(r, last)));
+        }
+        let resolved = root
+            .resolve(&cleaned)
+            .with_context(|| format!("resolving {path}"))?;
+        root.create_parents(&resolved, 0o755)
+            .with_context(|| format!("creating the parents of {path}"))?;
+        let (rparent, _) = split_last(&resolved);
+        self.known.insert(parent.to_string(), rparent.to_string());
+        Ok(root.host(&resolved))
+    }
+}
+
 /// Resolves `path` in the root and creates its missing parents (0755). Returns the host path.
 pub fn prepare(root: &Root, path: &str) -> Result<std::path::PathBuf> {
-    let resolved = root
-        .resolve(path)
-        .with_context(|| format!("resolving {path}"))?;
-    root.create_parents(&resolved, 0o755)
-        .with_context(|| format!("creating the parents of {path}"))?;
-    Ok(root.host(&resolved))
+    Dirs::default().prepare(root, path)
 }
 
 fn euid() -> (u32, u32) {
@@ -47,25 +109,79 @@ pub fn write_atomic(
     owner: Option<(u32, u32)>,
     sync: bool,
 ) -> Result<()> {
-    let host = prepare(root, path)?;
+    write_in(
+        &mut Dirs::default(),
+        root,
+        path,
+        data,
+        mode,
+        owner,
+        sync,
+        false,
+    )
+}
+
+fn fill(
+    f: &mut std::fs::File,
+    data: &[u8],
+    mode: u32,
+    owner: Option<(u32, u32)>,
+) -> io::Result<()> {
+    f.write_all(data)?;
+    if let Some((u, g)) = owner {
+        if (u, g) != euid() {
+            std::os::unix::fs::fchown(&*f, Some(u), Some(g))?;
+        }
+    }
+    f.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))
+}
+
+/// [`write_atomic`] inside an apply. `fresh`: the journal holds `path` as missing, so when it
+/// still is, the file is created in place (`O_EXCL`, no temporary file, no rename): a crash or
+/// an error before the commit removes it with the rest, and nothing else can see a missing file
+/// half-written as a replaced one. An existing path is always replaced by a rename (its backup
+/// is a hard link to the old inode, which must not change).
+#[allow(clippy::too_many_arguments)]
+pub fn write_in(
+    dirs: &mut Dirs,
+    root: &Root,
+    path: &str,
+    data: &[u8],
+    mode: u32,
+    owner: Option<(u32, u32)>,
+    sync: bool,
+    fresh: bool,
+) -> Result<()> {
+    let host = dirs.prepare(root, path)?;
+    let open = |p: &Path| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(p)
+    };
+    if fresh {
+        match open(&host) {
+            Ok(mut f) => {
+                return fill(&mut f, data, mode, owner)
+                    .and_then(|()| if sync { f.sync_all() } else { Ok(()) })
+                    .inspect_err(|_| {
+                        let _ = std::fs::remove_file(&host);
+                    })
+                    .with_context(|| format!("writing {path}"));
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).with_context(|| format!("writing {path}")),
+        }
+    }
     let dir = host
         .parent()
         .ok_or_else(|| anyhow!("{path}: no parent directory"))?;
     let tmp = tmp_name(dir);
     let r = (|| -> io::Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&tmp)?;
-        f.write_all(data)?;
-        if let Some((u, g)) = owner {
-            if (u, g) != euid() {
-                std::os::unix::fs::fchown(&f, Some(u), Some(g))?;
-            }
-        }
-        f.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))?;
+        let mut f = open(&tmp)?;
+        fill(&mut f, data, mode, owner)?;
         if sync {
             f.sync_all()?;
         }
@@ -83,8 +199,8 @@ pub fn write_atomic(
 }
 
 /// Replaces whatever is at `path` with a symlink to `target`.
-pub fn symlink(root: &Root, path: &str, target: &str) -> Result<()> {
-    let host = prepare(root, path)?;
+pub fn symlink(dirs: &mut Dirs, root: &Root, path: &str, target: &str) -> Result<()> {
+    let host = dirs.prepare(root, path)?;
     let dir = host
         .parent()
         .ok_or_else(|| anyhow!("{path}: no parent directory"))?;
@@ -99,8 +215,13 @@ pub fn symlink(root: &Root, path: &str, target: &str) -> Result<()> {
 
 /// Removes a file or link at `path` (a missing one is fine; a directory is an error).
 pub fn remove(root: &Root, path: &str) -> Result<()> {
-    let resolved = root
-        .resolve(path)
+    remove_in(&mut Dirs::default(), root, path)
+}
+
+/// [`remove`] inside an apply.
+pub fn remove_in(dirs: &mut Dirs, root: &Root, path: &str) -> Result<()> {
+    let resolved = dirs
+        .resolve(root, path)
         .with_context(|| format!("resolving {path}"))?;
     match std::fs::remove_file(root.host(&resolved)) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => {
@@ -111,15 +232,15 @@ pub fn remove(root: &Root, path: &str) -> Result<()> {
 }
 
 /// Renames `from` over `to`, both in the root.
-pub fn rename(root: &Root, from: &str, to: &str) -> Result<()> {
-    let src = root.host(&root.resolve(from)?);
-    let dst = prepare(root, to)?;
+pub fn rename(dirs: &mut Dirs, root: &Root, from: &str, to: &str) -> Result<()> {
+    let src = root.host(&dirs.resolve(root, from)?);
+    let dst = dirs.prepare(root, to)?;
     std::fs::rename(&src, &dst).with_context(|| format!("renaming {from} to {to}"))
 }
 
 /// Creates directory `path` with `mode` and owner when it is missing.
-pub fn mkdir(root: &Root, path: &str, mode: u32, owner: (u32, u32)) -> Result<()> {
-    let host = prepare(root, path)?;
+pub fn mkdir(dirs: &mut Dirs, root: &Root, path: &str, mode: u32, owner: (u32, u32)) -> Result<()> {
+    let host = dirs.prepare(root, path)?;
     match std::fs::symlink_metadata(&host) {
         Ok(m) if m.is_dir() => return Ok(()),
         Ok(_) => return Err(anyhow!("{path} exists and is not a directory")),

@@ -49,6 +49,10 @@ pub struct Journal {
     pub os_started: bool,
     #[serde(default)]
     pub sysroot: Option<String>,
+    /// The deployment ids (`CHECKSUM.SERIAL`, boot order) before rpm-ostree was started, on an
+    /// ostree sysroot: what a rollback restores when deployments are written directly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_before: Option<Vec<String>>,
 }
 
 fn write(root: &Root, j: &Journal) -> Result<()> {
@@ -64,6 +68,19 @@ pub fn read(root: &Root) -> Result<Option<Journal>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("reading {JOURNAL}")),
     }
+}
+
+/// The proper ancestors of an in-root path, innermost first (`/a/b/c`: `/a/b`, `/a`).
+fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    let mut cur = path;
+    std::iter::from_fn(move || {
+        let i = cur.rfind('/')?;
+        if i == 0 {
+            return None;
+        }
+        cur = &cur[..i];
+        Some(cur)
+    })
 }
 
 /// Saves the state of `touched` and writes the journal.
@@ -83,8 +100,12 @@ pub fn prepare(
     let mut seen = std::collections::HashSet::new();
     let mut entries = Vec::new();
     let mut created = Vec::new();
+    let mut dirs = fsops::Dirs::default();
+    let mut created_set = std::collections::HashSet::new();
     for p in touched {
-        let resolved = root.resolve(p).with_context(|| format!("resolving {p}"))?;
+        let resolved = dirs
+            .resolve(root, p)
+            .with_context(|| format!("resolving {p}"))?;
         if !seen.insert(resolved.clone()) {
             continue;
         }
@@ -98,9 +119,12 @@ pub fn prepare(
                 hooks::point();
                 Some(name)
             }
+            Err(_) if dirs.parent_known(p) => None,
+            // Below a directory already noted as created: nothing new to note.
+            Err(_) if ancestors(&resolved).any(|a| created_set.contains(a)) => None,
             Err(_) => {
                 let missing = root.first_missing(&resolved);
-                if missing != resolved && !created.contains(&missing) {
+                if missing != resolved && created_set.insert(missing.clone()) {
                     created.push(missing);
                 }
                 None
@@ -120,6 +144,7 @@ pub fn prepare(
         created_dirs: created,
         os_started: false,
         sysroot: sysroot.map(|s| s.display().to_string()),
+        os_before: None,
     };
     fsops::syncfs(root.dir())?;
     write(root, &j)?;
@@ -127,8 +152,9 @@ pub fn prepare(
     Ok(j)
 }
 
-pub fn mark_os_started(root: &Root, j: &mut Journal) -> Result<()> {
+pub fn mark_os_started(root: &Root, j: &mut Journal, before: Option<Vec<String>>) -> Result<()> {
     j.os_started = true;
+    j.os_before = before;
     write(root, j)?;
     hooks::point();
     Ok(())
@@ -141,6 +167,31 @@ pub fn commit(root: &Root, j: &mut Journal) -> Result<()> {
     write(root, j)?;
     hooks::point();
     finish(root)
+}
+
+/// A deployment written directly by the OS step got a copy of the root's /etc as it was then,
+/// with this apply's journal and backups (a later run there would roll back): they go, and the
+/// files written after the OS step (`pending.json`, `currentconfig`) are copied over. Before the
+/// commit point: a rollback removes that deployment anyway.
+pub fn carry_over(root: &Root, new_root: &Path) -> Result<()> {
+    let nr = Root::new(new_root).with_context(|| format!("{}", new_root.display()))?;
+    let txn = nr.host(TXN_DIR);
+    if txn.exists() {
+        std::fs::remove_dir_all(&txn).with_context(|| format!("removing {}", txn.display()))?;
+    }
+    remove_tmp_files(&nr.host("/etc/machine-config-daemon"));
+    for p in [crate::paths::PENDING, crate::paths::CURRENT_CONFIG] {
+        match std::fs::read(root.host(p)) {
+            Ok(data) => fsops::write_atomic(&nr, p, &data, 0o644, None, false)?,
+            Err(_) => fsops::remove(&nr, p)?,
+        }
+    }
+    match std::fs::remove_file(nr.host(JOURNAL)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("removing the journal in {}", new_root.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Drops the backups and the journal of a committed apply.
@@ -219,9 +270,8 @@ pub fn rollback(root: &Root, j: &Journal) -> Result<()> {
     }
     if j.os_started {
         let sysroot = j.sysroot.as_deref().map(Path::new);
-        let args = super::os::cleanup_args(sysroot);
-        if let Err(e) = ignition::exec::cmd::run(&super::os::program(), &args, None) {
-            tracing::warn!("rollback: removing the pending deployment: {e}");
+        if let Err(e) = super::os::undo_deployments(sysroot, j.os_before.as_deref()) {
+            tracing::warn!("rollback: removing the new deployment: {e:#}");
         }
     }
     fsops::syncfs(root.dir())?;

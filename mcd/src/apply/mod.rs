@@ -17,7 +17,7 @@ use ignition::exec::root::Root;
 
 use crate::config::Desired;
 use crate::hooks;
-use crate::paths::CURRENT_CONFIG;
+use crate::paths::{CURRENT_CONFIG, PENDING};
 use crate::plan::Plan;
 use ops::Op;
 
@@ -30,31 +30,33 @@ pub struct Options {
     pub full: bool,
 }
 
-fn run_op(root: &Root, op: &Op<'_>) -> Result<()> {
+fn run_op(root: &Root, dirs: &mut fsops::Dirs, op: &Op<'_>) -> Result<()> {
     match op {
         Op::Write {
             path,
             data,
             mode,
             owner,
-        } => fsops::write_atomic(root, path, data, *mode, Some(*owner), false),
-        Op::Symlink { path, target } => fsops::symlink(root, path, target),
-        Op::Remove { path } => fsops::remove(root, path),
-        Op::Rename { from, to } => fsops::rename(root, from, to),
+        } => fsops::write_in(dirs, root, path, data, *mode, Some(*owner), false, true),
+        Op::Symlink { path, target } => fsops::symlink(dirs, root, path, target),
+        Op::Remove { path } => fsops::remove_in(dirs, root, path),
+        Op::Rename { from, to } => fsops::rename(dirs, root, from, to),
         Op::Backup { path } => {
-            let src = root.host(&root.resolve(path)?);
-            let dst = fsops::prepare(root, &crate::paths::orig_of(path))?;
+            let src = root.host(&dirs.resolve(root, path)?);
+            let dst = dirs.prepare(root, &crate::paths::orig_of(path))?;
             fsops::copy_exact(&src, &dst).with_context(|| format!("keeping the original of {path}"))
         }
-        Op::Stamp { path } => fsops::write_atomic(
+        Op::Stamp { path } => fsops::write_in(
+            dirs,
             root,
             &crate::paths::noorig_of(path),
             b"",
             0o644,
             None,
             false,
+            true,
         ),
-        Op::Mkdir { path, mode, owner } => fsops::mkdir(root, path, *mode, *owner),
+        Op::Mkdir { path, mode, owner } => fsops::mkdir(dirs, root, path, *mode, *owner),
         Op::Password { hash } => {
             let args = vec![
                 "--root".to_string(),
@@ -91,9 +93,24 @@ pub fn describe(
     Ok(out)
 }
 
+/// What an apply leaves for the caller.
+#[derive(Debug, Clone, Default)]
+pub struct Applied {
+    /// The new deployment's root when `rpm-ostree` wrote it directly (a sysroot nothing is
+    /// booted from) and it is not the root itself: the OS step copied the root's /etc into it,
+    /// so what is written after the apply (the state file) goes there too.
+    pub new_root: Option<PathBuf>,
+}
+
 /// Applies `plan` (from `old` to `new`) on `root`. On error, everything is rolled back before
 /// the error is returned.
-pub fn apply(root: &Root, old: &Desired, new: &Desired, plan: &Plan, opts: &Options) -> Result<()> {
+pub fn apply(
+    root: &Root,
+    old: &Desired,
+    new: &Desired,
+    plan: &Plan,
+    opts: &Options,
+) -> Result<Applied> {
     if !plan.refused.is_empty() {
         return Err(anyhow!(
             "refused: {}",
@@ -107,7 +124,23 @@ pub fn apply(root: &Root, old: &Desired, new: &Desired, plan: &Plan, opts: &Opti
     let steps = ops::compute(root, old, new, &plan.diff, opts.full)?;
     let sysroot = opts.sysroot.as_deref();
     let os_cmds = os::commands(&plan.diff, sysroot);
+    // The deployments before the OS step: for the pending record and for a rollback.
+    let deps = if !os_cmds.is_empty() && os::is_ostree(sysroot) {
+        let d = os::status(sysroot).context("the deployments before the update")?;
+        os::check_direct(
+            &plan.diff,
+            &d,
+            sysroot.unwrap_or(Path::new("/")),
+            root.dir(),
+        )?;
+        Some(d)
+    } else {
+        None
+    };
     let mut touched: Vec<String> = steps.iter().flat_map(|(_, op)| op.touched()).collect();
+    if plan.reboot() {
+        touched.push(PENDING.to_string());
+    }
     touched.push(CURRENT_CONFIG.to_string());
     hooks::fail("prepare")?;
     let mut j = match journal::prepare(root, old.name(), new.name(), &touched, sysroot) {
@@ -118,9 +151,16 @@ pub fn apply(root: &Root, old: &Desired, new: &Desired, plan: &Plan, opts: &Opti
             return Err(e.context("preparing the journal; nothing was changed"));
         }
     };
-    let result = run_steps(root, new, &steps, &os_cmds, &mut j);
+    let ctx = StepCtx {
+        old,
+        new,
+        reboot: plan.reboot(),
+        sysroot,
+        deps: deps.as_deref(),
+    };
+    let result = run_steps(root, &ctx, &steps, &os_cmds, &mut j);
     match result {
-        Ok(()) => journal::commit(root, &mut j),
+        Ok(applied) => journal::commit(root, &mut j).map(|()| applied),
         Err(e) => {
             tracing::error!("apply of {} failed, rolling back: {e:#}", new.name());
             match journal::rollback(root, &j) {
@@ -133,21 +173,35 @@ pub fn apply(root: &Root, old: &Desired, new: &Desired, plan: &Plan, opts: &Opti
     }
 }
 
+struct StepCtx<'a> {
+    old: &'a Desired,
+    new: &'a Desired,
+    reboot: bool,
+    sysroot: Option<&'a Path>,
+    /// The deployments before the OS step (on an ostree sysroot, when the OS changes).
+    deps: Option<&'a [os::Deployment]>,
+}
+
 fn run_steps(
     root: &Root,
-    new: &Desired,
+    c: &StepCtx<'_>,
     steps: &[ops::Step<'_>],
     os_cmds: &[(&'static str, Vec<String>)],
     j: &mut journal::Journal,
-) -> Result<()> {
+) -> Result<Applied> {
+    let mut dirs = fsops::Dirs::default();
     for (step, op) in steps {
         hooks::fail(step)?;
-        run_op(root, op).with_context(|| format!("step {step}"))?;
+        run_op(root, &mut dirs, op).with_context(|| format!("step {step}"))?;
         hooks::point();
     }
+    let mut applied = Applied::default();
+    let mut expected = None;
     if !os_cmds.is_empty() {
+        // What the OS step copies (the root's /etc, on a sysroot written directly) is on disk.
         fsops::syncfs(root.dir())?;
-        journal::mark_os_started(root, j)?;
+        let before = c.deps.map(|d| d.iter().map(|d| d.id.clone()).collect());
+        journal::mark_os_started(root, j, before)?;
         let program = os::program();
         for (step, args) in os_cmds {
             hooks::fail(step)?;
@@ -155,13 +209,59 @@ fn run_steps(
                 .with_context(|| format!("step {step}"))?;
             hooks::point();
         }
+        if c.deps.is_some() {
+            let now = os::status(c.sysroot).context("the deployments after the update")?;
+            expected = now.first().map(|d| d.checksum.clone());
+            if os::direct(&now) {
+                let sysroot = c.sysroot.unwrap_or(Path::new("/"));
+                applied.new_root = now
+                    .first()
+                    .map(|d| os::deployment_root(sysroot, d))
+                    .filter(|p| !same_dir(p, root.dir()));
+            }
+        }
+    }
+    if c.reboot {
+        let previous = c.deps.and_then(|d| {
+            d.iter()
+                .find(|d| d.booted)
+                .or(d.first())
+                .map(|d| d.id.clone())
+        });
+        let rec = crate::pending::Pending {
+            from: c.old.name().to_string(),
+            to: c.new.name().to_string(),
+            previous,
+            expected,
+            rolled_back: None,
+        };
+        fsops::write_atomic(
+            root,
+            PENDING,
+            &crate::pending::bytes(&rec)?,
+            0o644,
+            None,
+            false,
+        )?;
+        hooks::point();
     }
     hooks::fail("currentconfig")?;
-    let bytes = crate::state::current_bytes(new)?;
+    let bytes = crate::state::current_bytes(c.new)?;
     fsops::write_atomic(root, CURRENT_CONFIG, &bytes, 0o644, None, false)?;
     hooks::point();
+    if let Some(nr) = &applied.new_root {
+        journal::carry_over(root, nr)?;
+        hooks::point();
+    }
     hooks::fail("commit")?;
-    Ok(())
+    Ok(applied)
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
 }
 
 /// Whether `root` is the booted system with systemd running (live actions over D-Bus).

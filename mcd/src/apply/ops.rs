@@ -7,6 +7,7 @@ use anyhow::{anyhow, Result};
 use ignition::exec::files::passwd::Db;
 use ignition::exec::root::Root;
 
+use super::fsops::Dirs;
 use super::units;
 use crate::config::{Desired, Owner, UnitSpec};
 use crate::diff::Diff;
@@ -114,14 +115,28 @@ impl Op<'_> {
 /// An operation and the apply step it belongs to (`files`, `units`, `ssh`, `password`).
 pub type Step<'a> = (&'static str, Op<'a>);
 
-fn exists(root: &Root, path: &str) -> bool {
-    root.resolve(path)
-        .is_ok_and(|r| std::fs::symlink_metadata(root.host(&r)).is_ok())
+/// The root and the directories resolved so far (see [`Dirs`]).
+struct At<'r> {
+    root: &'r Root,
+    dirs: std::cell::RefCell<Dirs>,
+}
+
+impl At<'_> {
+    fn exists(&self, path: &str) -> bool {
+        self.dirs
+            .borrow_mut()
+            .resolve(self.root, path)
+            .is_ok_and(|r| std::fs::symlink_metadata(self.root.host(&r)).is_ok())
+    }
+}
+
+fn exists(at: &At<'_>, path: &str) -> bool {
+    at.exists(path)
 }
 
 /// Whether the backup directories exist at all (saves two lookups per file on a fresh node).
-fn backups_exist(root: &Root) -> bool {
-    exists(root, paths::ORIG_DIR) || exists(root, paths::NOORIG_DIR)
+fn backups_exist(at: &At<'_>) -> bool {
+    exists(at, paths::ORIG_DIR) || exists(at, paths::NOORIG_DIR)
 }
 
 fn owner(db: &Db, u: &Owner, g: &Owner, path: &str) -> Result<(u32, u32)> {
@@ -144,11 +159,11 @@ fn owner(db: &Db, u: &Owner, g: &Owner, path: &str) -> Result<(u32, u32)> {
 }
 
 /// Taking over `path`: keep its original, or stamp that there was none, unless already done.
-fn take_over(root: &Root, path: &str, step: &'static str, out: &mut Vec<Step<'_>>, backups: bool) {
-    if backups && (exists(root, &orig_of(path)) || exists(root, &noorig_of(path))) {
+fn take_over(at: &At<'_>, path: &str, step: &'static str, out: &mut Vec<Step<'_>>, backups: bool) {
+    if backups && (exists(at, &orig_of(path)) || exists(at, &noorig_of(path))) {
         return;
     }
-    if exists(root, path) {
+    if exists(at, path) {
         out.push((step, Op::Backup { path: path.into() }));
     } else {
         out.push((step, Op::Stamp { path: path.into() }));
@@ -156,8 +171,8 @@ fn take_over(root: &Root, path: &str, step: &'static str, out: &mut Vec<Step<'_>
 }
 
 /// Giving `path` back: restore the original, or remove the file we created.
-fn give_back(root: &Root, path: &str, step: &'static str, out: &mut Vec<Step<'_>>) {
-    if exists(root, &orig_of(path)) {
+fn give_back(at: &At<'_>, path: &str, step: &'static str, out: &mut Vec<Step<'_>>) {
+    if exists(at, &orig_of(path)) {
         out.push((
             step,
             Op::Rename {
@@ -167,7 +182,7 @@ fn give_back(root: &Root, path: &str, step: &'static str, out: &mut Vec<Step<'_>
         ));
     } else {
         out.push((step, Op::Remove { path: path.into() }));
-        if exists(root, &noorig_of(path)) {
+        if exists(at, &noorig_of(path)) {
             out.push((
                 step,
                 Op::Remove {
@@ -187,7 +202,12 @@ pub fn compute<'a>(
     full: bool,
 ) -> Result<Vec<Step<'a>>> {
     let db = Db::load(root);
-    let backups = backups_exist(root);
+    let at = At {
+        root,
+        dirs: Default::default(),
+    };
+    let at = &at;
+    let backups = backups_exist(at);
     let mut out = Vec::new();
     for (path, f) in &new.files {
         let changed = full || !old.files.get(path).is_some_and(|o| o == f);
@@ -195,7 +215,7 @@ pub fn compute<'a>(
             continue;
         }
         if !old.files.contains_key(path) {
-            take_over(root, path, "files", &mut out, backups);
+            take_over(at, path, "files", &mut out, backups);
         }
         let owner = owner(&db, &f.user, &f.group, path)?;
         out.push((
@@ -209,7 +229,7 @@ pub fn compute<'a>(
         ));
     }
     for path in &diff.files_removed {
-        give_back(root, path, "files", &mut out);
+        give_back(at, path, "files", &mut out);
     }
     let mut names: Vec<&String> = old.units.keys().chain(new.units.keys()).collect();
     names.sort();
@@ -222,7 +242,7 @@ pub fn compute<'a>(
         if o == n && !full {
             continue;
         }
-        unit_ops(root, name, o, n, full, &mut out)?;
+        unit_ops(at, name, o, n, full, &mut out)?;
     }
     if diff.ssh_keys || (full && !new.core.ssh_keys.is_empty()) {
         let core = db.users.get(CORE_USER);
@@ -284,13 +304,14 @@ pub fn compute<'a>(
 }
 
 fn unit_ops<'a>(
-    root: &Root,
+    at: &At<'_>,
     name: &str,
     o: &UnitSpec,
     n: &'a UnitSpec,
     full: bool,
     out: &mut Vec<Step<'a>>,
 ) -> Result<()> {
+    let root = at.root;
     let path = format!("{UNITS_DIR}/{name}");
     let ours = |u: &UnitSpec| u.mask || u.contents.is_some();
     // Disable before the file that says how goes away.
@@ -313,7 +334,7 @@ fn unit_ops<'a>(
         }
     }
     if ours(n) && !ours(o) {
-        take_over(root, &path, "units", out, true);
+        take_over(at, &path, "units", out, true);
     }
     if n.mask {
         if !o.mask || full {
@@ -338,7 +359,7 @@ fn unit_ops<'a>(
             ));
         }
     } else if ours(o) {
-        give_back(root, &path, "units", out);
+        give_back(at, &path, "units", out);
     }
     for (d, c) in &n.dropins {
         if o.dropins.get(d) != Some(c) || full {

@@ -3,6 +3,7 @@
 //! Go Ignition's order. Everything is fetched and checked first
 //! ([`plan`]); only then is the root touched.
 
+pub mod crypttab;
 pub mod fsops;
 pub mod passwd;
 pub mod plan;
@@ -11,10 +12,11 @@ pub mod units;
 use std::path::PathBuf;
 
 use crate::fetch::Fetcher;
-use crate::model::Config;
+use crate::model::{Config, Luks};
 
 use super::root::Root;
 use super::rootcache::CachedRoot;
+use super::state::State;
 use plan::{Entry, Kind, Relabel};
 
 pub const RESULT_PATH: &str = "/etc/.ignition-result.json";
@@ -27,27 +29,79 @@ pub struct FilesOptions {
     pub dry_run: bool,
 }
 
-/// Runs the stage. In a dry run, returns the operations it would perform
-/// (after fetching and checking everything) and changes nothing.
+/// Runs the stage without the state file: the LUKS key files and
+/// `/etc/crypttab` are not written (see [`run_with_state`]).
 pub fn run(
     config: &Config,
     root: &Root,
     fetchers: &dyn Fetcher,
     opts: &FilesOptions,
 ) -> Result<Vec<String>, String> {
+    if !config.storage.luks.is_empty() {
+        tracing::warn!("no state file given: not writing LUKS key files and /etc/crypttab");
+    }
+    run_inner(config, root, fetchers, opts, None)
+}
+
+/// Runs the stage. In a dry run, returns the operations it would perform
+/// (after fetching and checking everything) and changes nothing. The LUKS
+/// keys the disks stage kept in `state` (`luksPersistKeyFiles`) go to
+/// `/etc/luks/NAME` with a `/etc/crypttab` line per volume
+/// ([`crypttab`]); they are then dropped from `state`, as Go does.
+pub fn run_with_state(
+    config: &Config,
+    root: &Root,
+    fetchers: &dyn Fetcher,
+    opts: &FilesOptions,
+    state: &mut State,
+) -> Result<Vec<String>, String> {
+    run_inner(
+        config,
+        root,
+        fetchers,
+        opts,
+        Some((state, &crypttab::luks_uuid)),
+    )
+}
+
+type LuksUuid<'a> = &'a dyn Fn(&Luks) -> Result<String, String>;
+
+fn run_inner(
+    config: &Config,
+    root: &Root,
+    fetchers: &dyn Fetcher,
+    opts: &FilesOptions,
+    luks: Option<(&mut State, LuksUuid)>,
+) -> Result<Vec<String>, String> {
     let cached = CachedRoot::new(root);
     fsops::umask(); // read before any thread starts
                     // Planning changes nothing: missing directories may be remembered.
     cached.freeze();
     let entries = plan::entries(config, &cached, fetchers);
+    let luks_plan = match (&entries, &luks) {
+        (Ok(_), Some((state, uuid_of))) => crypttab::plan(
+            config,
+            &cached,
+            fetchers,
+            &state.luks_persist_key_files,
+            *uuid_of,
+            opts.dry_run,
+        ),
+        _ => Ok(crypttab::Plan::default()),
+    };
     cached.thaw();
     let entries = entries?;
+    let luks_plan = luks_plan?;
     let db = passwd::Db::load(root);
     plan::check_owners(config, &entries, &db)?;
     let relabeling = selinux_policy(root)?;
 
     if opts.dry_run {
-        return Ok(describe(config, root, &entries, &db, relabeling.is_some()));
+        let mut ops = describe(config, root, &entries, &db, relabeling.is_some());
+        // Go's order: units, LUKS, result file, relabeling.
+        let at = ops.len() - 1 - usize::from(relabeling.is_some());
+        ops.splice(at..at, luks_plan.describe());
+        return Ok(ops);
     }
 
     let mut relabel = Relabel::new();
@@ -57,6 +111,12 @@ pub fn run(
     let db = passwd::Db::load(root);
     apply_entries(&cached, &entries, &db, &mut relabel)?;
     units::apply(&cached, &config.systemd.units, &mut relabel)?;
+    if let Some((state, _)) = luks.filter(|_| !config.storage.luks.is_empty()) {
+        apply_entries(&cached, &luks_plan.entries, &db, &mut relabel)
+            .map_err(|e| format!("adding LUKS key files and crypttab entries: {e}"))?;
+        // As Go: the keys now live only on the root, which may be encrypted.
+        state.luks_persist_key_files = serde_json::Value::Null;
+    }
     write_result(&cached, opts, &mut relabel)?;
     if let Some(policy) = relabeling {
         relabel_paths(root, &policy, &relabel)?;

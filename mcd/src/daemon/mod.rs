@@ -1,0 +1,638 @@
+//! `mcd start`: the daemon loop. Registers with the MCS (node API, `machine_config::node_api`),
+//! long-polls the pool's desired rendered config, and moves the node there with the one-node
+//! plan/apply of [`crate::commands`]'s building blocks; takes a FleetLock slot before any drain
+//! or reboot; reports Working, Done, Degraded and Unreconcilable; watches for drift
+//! ([`drift`]). A server that cannot be reached leaves the node as it is; every call is retried
+//! with backoff. See docs/mcd.md ("The daemon").
+
+pub mod client;
+pub mod drift;
+pub mod settings;
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::{anyhow, Context, Result};
+use ignition::exec::root::Root;
+use machine_config::node_api::{self, DesiredResponse, NodeState as ApiState, StatusReport};
+
+use crate::apply;
+use crate::commands::Ctx;
+use crate::config::Desired;
+use crate::logging::ids;
+use crate::paths;
+use crate::plan::{self, Plan};
+use crate::policy::{Action, Policy};
+use crate::state::{self, NodeState};
+use client::{CallError, CallResult, Client};
+use settings::{Backoff, Settings, REBOOT_HOOK_ENV, SETTINGS_PATH};
+
+/// Everything both threads (the update loop and the drift watcher) share.
+struct Daemon {
+    root: Root,
+    sysroot: Option<std::path::PathBuf>,
+    node: String,
+    pool: String,
+    bootstrap: String,
+    client: Client,
+    settings: Settings,
+    token: Mutex<String>,
+    /// Held while the node is being changed: no drift check meanwhile.
+    busy: Mutex<()>,
+    /// The config the node is at.
+    current: Mutex<Arc<Desired>>,
+    /// The last drift reported (empty: none).
+    drift: Mutex<Vec<String>>,
+}
+
+/// How an update attempt ended (errors aside: those are reported Degraded and retried).
+enum Outcome {
+    /// The node is at the new config and reported Done.
+    Done,
+    /// The plan is refused: reported Unreconcilable; wait for another desired config.
+    Unreconcilable,
+    /// The desired config changed while waiting for a slot.
+    Superseded,
+}
+
+/// `mcd start`: runs until killed.
+pub fn start(ctx: &Ctx, node_name: Option<String>) -> Result<()> {
+    let node = match node_name {
+        Some(n) => n,
+        None => host_name()?,
+    };
+    if !node_api::valid_name(&node) {
+        anyhow::bail!("node name {node:?} is not valid (letters, digits, '.', '-', '_')");
+    }
+    let settings = Settings::load(&ctx.root.host(SETTINGS_PATH))?;
+    let mcs = client::read_mcs_json(&ctx.root)?;
+    let bootstrap = std::fs::read_to_string(ctx.root.host(node_api::BOOTSTRAP_TOKEN_PATH))
+        .with_context(|| format!("reading {}", node_api::BOOTSTRAP_TOKEN_PATH))?
+        .trim()
+        .to_string();
+    let client = Client::new(&mcs, settings.poll_wait_seconds)?;
+    crate::commands::recover_journal(ctx)?;
+    let current = Arc::new(state::current(&ctx.root)?);
+    let token = std::fs::read_to_string(ctx.root.host(node_api::NODE_TOKEN_PATH))
+        .map(|t| t.trim().to_string())
+        .unwrap_or_default();
+    let d = Arc::new(Daemon {
+        root: ctx.root.clone(),
+        sysroot: ctx.sysroot.clone(),
+        node,
+        pool: mcs.pool.clone(),
+        bootstrap,
+        client,
+        settings,
+        token: Mutex::new(token),
+        busy: Mutex::new(()),
+        current: Mutex::new(current),
+        drift: Mutex::new(Vec::new()),
+    });
+    tracing::info!(node = %d.node, pool = %d.pool, servers = ?mcs.servers, "mcd start: node {} in pool {}", d.node, d.pool);
+    if d.token().is_empty() {
+        d.retry("register", || d.register());
+    }
+    d.adopt();
+    d.startup();
+    let watcher = Arc::clone(&d);
+    std::thread::Builder::new()
+        .name("drift".into())
+        .spawn(move || watcher.watch())
+        .context("starting the drift watcher")?;
+    d.run_loop();
+    Ok(())
+}
+
+/// `currentConfig` of the `node-annotations.json` the served config carries.
+fn annotated_config(root: &Root) -> Option<String> {
+    let raw = std::fs::read(root.host(NODE_ANNOTATIONS)).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&raw).ok()?;
+    v.get("machineconfiguration.openshift.io/currentConfig")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Whether a MachineConfig's Ignition part is empty but for its version (the encapsulated
+/// first-boot config).
+fn encapsulated_only(mc: &machine_config::MachineConfig) -> bool {
+    let Some(o) = mc.spec.config.as_object() else {
+        return true;
+    };
+    o.iter().all(|(k, v)| {
+        k == "ignition"
+            && v.as_object()
+                .is_some_and(|i| i.keys().all(|k| k == "version"))
+    })
+}
+
+/// In-root path of the annotations the served config carries.
+const NODE_ANNOTATIONS: &str = "/etc/machine-config-daemon/node-annotations.json";
+
+fn host_name() -> Result<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it or truncates.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error()).context("gethostname");
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    Ok(String::from_utf8_lossy(&buf[..end]).into_owned())
+}
+
+impl Daemon {
+    fn token(&self) -> String {
+        self.token.lock().expect("token lock").clone()
+    }
+
+    fn current(&self) -> Arc<Desired> {
+        Arc::clone(&self.current.lock().expect("current lock"))
+    }
+
+    /// Registers with the bootstrap token and keeps the node token (0600).
+    fn register(&self) -> CallResult<()> {
+        let r = self
+            .client
+            .register(&self.node, &self.pool, &self.bootstrap)?;
+        let data = format!("{}\n", r.node_token);
+        if let Err(e) = apply::fsops::write_atomic(
+            &self.root,
+            node_api::NODE_TOKEN_PATH,
+            data.as_bytes(),
+            node_api::TOKEN_MODE,
+            None,
+            true,
+        ) {
+            tracing::error!("keeping the node token: {e:#}");
+        }
+        *self.token.lock().expect("token lock") = r.node_token;
+        tracing::info!("registered as {} in pool {}", self.node, self.pool);
+        Ok(())
+    }
+
+    /// One call with the node token; a 401 means the token was replaced: register, call again.
+    fn call<T>(&self, f: impl Fn(&Client, &str) -> CallResult<T>) -> CallResult<T> {
+        match f(&self.client, &self.token()) {
+            Err(CallError::Unauthorized(m)) => {
+                tracing::warn!("node token refused ({m}); registering again");
+                self.register()?;
+                f(&self.client, &self.token())
+            }
+            r => r,
+        }
+    }
+
+    /// Calls until it succeeds or is refused; an unreachable server is retried with backoff.
+    fn retry<T>(&self, what: &str, f: impl Fn() -> CallResult<T>) -> Option<T> {
+        let mut b = Backoff::new(self.settings.max_backoff_seconds);
+        loop {
+            match f() {
+                Ok(v) => return Some(v),
+                Err(e @ CallError::Unavailable(_)) => {
+                    let pause = b.step();
+                    tracing::warn!("{what}: {e}; retrying in {}s", pause.as_secs());
+                    std::thread::sleep(pause);
+                }
+                Err(e) => {
+                    tracing::error!("{what}: {e}");
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Reports the node's state (retried while the server is unreachable) and writes state.json.
+    fn report(&self, st: ApiState, current: &str, desired: &str, reason: &str) {
+        let local = match st {
+            ApiState::Done => NodeState::Done,
+            ApiState::Working => NodeState::Working,
+            ApiState::Degraded | ApiState::Unreconcilable => NodeState::Degraded,
+        };
+        if let Err(e) = state::set(&self.root, local, reason, current, desired) {
+            tracing::error!("writing the state file: {e:#}");
+        }
+        match st {
+            ApiState::Done => {
+                tracing::info!(message_id = ids::DONE, config = %current, "Done at {current}")
+            }
+            ApiState::Working => {
+                tracing::info!(config = %desired, "Working: {current} -> {desired} {reason}")
+            }
+            _ => {
+                tracing::error!(message_id = ids::DEGRADED, config = %desired, "{st}: {reason}")
+            }
+        }
+        let report = StatusReport {
+            state: st,
+            current_config: current.into(),
+            desired_config: desired.into(),
+            reason: reason.into(),
+        };
+        self.retry("status report", || {
+            self.call(|c, t| c.status(&self.node, t, &report))
+        });
+    }
+
+    fn validate(&self, cfg: &Desired) -> Vec<String> {
+        crate::validate::validate(&self.root, cfg, self.sysroot.as_deref())
+    }
+
+    /// The first report: after a reboot into a new config, its verification; otherwise the
+    /// node as it is (Done, or Degraded with the drift). A Done node holds no slot.
+    fn startup(&self) {
+        let cur = self.current();
+        let drift = self.validate(&cur);
+        let after_reboot = state::read_state(&self.root)
+            .is_some_and(|s| s.state == NodeState::Rebooting && s.desired_config == cur.name());
+        if after_reboot {
+            tracing::info!("verifying {} after the reboot", cur.name());
+        }
+        if drift.is_empty() {
+            self.report(ApiState::Done, cur.name(), cur.name(), "");
+            self.retry("steady-state", || {
+                self.call(|c, t| c.steady_state(&self.node, &self.pool, t))
+            });
+        } else {
+            self.report_drift(&cur, drift);
+        }
+    }
+
+    /// First start after Ignition: `currentconfig` is missing, or is the encapsulated first-boot
+    /// config (its Ignition part emptied, as the MCS serves it). Ignition wrote the files, so
+    /// fetch the full rendered config by name (from `currentconfig`, else from
+    /// `node-annotations.json`) and, when the disk matches it, record it as current: the first
+    /// update then diffs against what is really on the node (no spurious reboot).
+    fn adopt(&self) {
+        let cur = self.current();
+        let name = if !self.root.host(paths::CURRENT_CONFIG).exists() {
+            annotated_config(&self.root)
+        } else if encapsulated_only(&cur.mc) {
+            Some(cur.name().to_string())
+        } else {
+            None
+        };
+        let Some(name) = name else { return };
+        if !node_api::valid_name(&name) {
+            return;
+        }
+        let path = node_api::rendered_path(&name);
+        let Some(raw) = self.retry("fetching the first-boot config", || {
+            self.call(|c, t| c.rendered(&path, t))
+        }) else {
+            return;
+        };
+        let full = match crate::source::parse(&raw, &path)
+            .and_then(|mc| Desired::from_mc(mc, &crate::source::fetcher()?))
+        {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!("first-boot config {name}: {e:#}");
+                return;
+            }
+        };
+        let drift = self.validate(&full);
+        if !drift.is_empty() {
+            tracing::warn!(
+                "not adopting {name}: the disk does not match it: {}",
+                drift.join("; ")
+            );
+            return;
+        }
+        let written = state::current_bytes(&full).and_then(|b| {
+            apply::fsops::write_atomic(&self.root, paths::CURRENT_CONFIG, &b, 0o644, None, true)
+        });
+        match written {
+            Ok(()) => {
+                tracing::info!("recorded {name} (written by Ignition) as the current config");
+                *self.current.lock().expect("current lock") = Arc::new(full);
+            }
+            Err(e) => tracing::error!("writing {}: {e:#}", paths::CURRENT_CONFIG),
+        }
+    }
+
+    fn report_drift(&self, cur: &Desired, drift: Vec<String>) {
+        let reason = format!(
+            "on-disk state does not match {}: {}",
+            cur.name(),
+            drift.join("; ")
+        );
+        self.report(ApiState::Degraded, cur.name(), cur.name(), &reason);
+        *self.drift.lock().expect("drift lock") = drift;
+    }
+
+    /// The drift watcher (own thread).
+    fn watch(&self) {
+        let interval = std::time::Duration::from_secs(self.settings.watch_interval_seconds);
+        let full = std::time::Duration::from_secs(self.settings.validate_interval_seconds);
+        let mut last_full = Instant::now();
+        let mut last: Option<(String, std::collections::BTreeMap<String, drift::Stamp>)> = None;
+        loop {
+            std::thread::sleep(interval);
+            let _busy = self.busy.lock().expect("busy lock");
+            let cur = self.current();
+            let snap = drift::snapshot(&self.root, &drift::managed_paths(&cur));
+            let changed = !last
+                .as_ref()
+                .is_some_and(|(name, s)| name == cur.name() && *s == snap);
+            last = Some((cur.name().to_string(), snap));
+            if !changed && last_full.elapsed() < full {
+                continue;
+            }
+            last_full = Instant::now();
+            let found = self.validate(&cur);
+            let before = self.drift.lock().expect("drift lock").clone();
+            if found == before {
+                continue;
+            }
+            if found.is_empty() {
+                tracing::info!("drift from {} is gone", cur.name());
+                self.report(ApiState::Done, cur.name(), cur.name(), "");
+                self.drift.lock().expect("drift lock").clear();
+            } else {
+                self.report_drift(&cur, found);
+            }
+        }
+    }
+
+    /// The update loop: long-poll, update, repeat.
+    fn run_loop(&self) {
+        let mut backoff = Backoff::new(self.settings.max_backoff_seconds);
+        // What the server is told the node is at: the current config, or a refused target
+        // (so that the long-poll waits for another one instead of answering it again).
+        let mut polled = self.current().name().to_string();
+        loop {
+            let wait = self.settings.poll_wait_seconds;
+            let d = match self.call(|c, t| c.desired(&self.node, t, &polled, wait)) {
+                Ok(None) => continue,
+                Ok(Some(d)) => d,
+                Err(e) => {
+                    let pause = backoff.step();
+                    tracing::warn!(
+                        "desired config: {e}; keeping the node as it is, retrying in {}s",
+                        pause.as_secs()
+                    );
+                    std::thread::sleep(pause);
+                    continue;
+                }
+            };
+            let cur = self.current();
+            if d.desired_config == cur.name() {
+                if polled != cur.name() && self.drift.lock().expect("drift lock").is_empty() {
+                    // Back to where the node is, after a refused target.
+                    self.report(ApiState::Done, cur.name(), cur.name(), "");
+                    polled = cur.name().to_string();
+                } else {
+                    backoff.sleep();
+                }
+                continue;
+            }
+            match self.update(&d) {
+                Ok(Outcome::Done) => {
+                    backoff.reset();
+                    polled = self.current().name().to_string();
+                }
+                Ok(Outcome::Unreconcilable) => polled = d.desired_config.clone(),
+                Ok(Outcome::Superseded) => {}
+                Err(e) => {
+                    // Failed before the apply: poll from the old config (answered at once,
+                    // retried); failed after it: the drift watcher reports the way back.
+                    polled = self.current().name().to_string();
+                    let pause = backoff.step();
+                    tracing::warn!(
+                        "update to {} failed: {e:#}; retrying in {}s",
+                        d.desired_config,
+                        pause.as_secs()
+                    );
+                    std::thread::sleep(pause);
+                }
+            }
+        }
+    }
+
+    fn fetch(&self, d: &DesiredResponse) -> Result<Desired> {
+        let raw = self
+            .retry("fetching the rendered config", || {
+                self.call(|c, t| c.rendered(&d.machine_config_path, t))
+            })
+            .ok_or_else(|| anyhow!("{} refused", d.machine_config_path))?;
+        let mc = crate::source::parse(&raw, &d.machine_config_path)?;
+        if mc.name() != d.desired_config {
+            anyhow::bail!(
+                "{} holds {}, not {}",
+                d.machine_config_path,
+                mc.name(),
+                d.desired_config
+            );
+        }
+        Desired::from_mc(mc, &crate::source::fetcher()?)
+    }
+
+    /// Moves the node to the desired config of `d`.
+    fn update(&self, d: &DesiredResponse) -> Result<Outcome> {
+        let new = self.fetch(d)?;
+        let old = self.current();
+        let force_file = self.root.host(paths::FORCE_FILE);
+        let force = force_file.exists();
+        let policy = Policy::load(&self.root.host(paths::POLICY))?;
+        let p = plan::plan(&old, &new, &policy, force);
+        if !p.refused.is_empty() {
+            let reason = format!(
+                "unreconcilable: {}",
+                p.refused
+                    .iter()
+                    .map(|r| r.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+            self.report(ApiState::Unreconcilable, old.name(), new.name(), &reason);
+            return Ok(Outcome::Unreconcilable);
+        }
+        let disruptive = p.reboot() || p.drain();
+        if disruptive && !self.take_slot(new.name())? {
+            return Ok(Outcome::Superseded);
+        }
+        let _busy = self.busy.lock().expect("busy lock");
+        if force {
+            std::fs::remove_file(&force_file)
+                .with_context(|| format!("removing {}", paths::FORCE_FILE))?;
+            tracing::info!(
+                "{} present: skipping the on-disk validation once",
+                paths::FORCE_FILE
+            );
+        } else {
+            let drift = self.validate(&old);
+            if !drift.is_empty() {
+                let reason = format!(
+                    "on-disk state does not match {}: {}",
+                    old.name(),
+                    drift.join("; ")
+                );
+                self.report(ApiState::Degraded, old.name(), new.name(), &reason);
+                *self.drift.lock().expect("drift lock") = drift;
+                anyhow::bail!("{reason}");
+            }
+        }
+        tracing::info!(message_id = ids::UPDATE_STARTED, from = %old.name(), to = %new.name(), "update {} -> {} started", old.name(), new.name());
+        self.report(
+            ApiState::Working,
+            old.name(),
+            new.name(),
+            &p.reasons.join("; "),
+        );
+        if p.drain() || p.reboot() {
+            self.drain(old.name(), new.name());
+        }
+        let opts = apply::Options {
+            sysroot: self.sysroot.clone(),
+            full: false,
+        };
+        if let Err(e) = apply::apply(&self.root, &old, &new, &p, &opts) {
+            self.report(
+                ApiState::Degraded,
+                old.name(),
+                new.name(),
+                &format!("{e:#}"),
+            );
+            return Err(e);
+        }
+        tracing::info!(message_id = ids::UPDATE_APPLIED, config = %new.name(), "applied {}", new.name());
+        let new = Arc::new(new);
+        *self.current.lock().expect("current lock") = Arc::clone(&new);
+        self.drift.lock().expect("drift lock").clear();
+        self.live_actions(&new, &p)?;
+        if p.reboot() {
+            self.reboot(&new)?;
+        }
+        self.verify(&new)?;
+        if disruptive {
+            self.retry("steady-state", || {
+                self.call(|c, t| c.steady_state(&self.node, &self.pool, t))
+            });
+        }
+        Ok(Outcome::Done)
+    }
+
+    /// `POST /v1/pre-reboot` until granted; `false` when the desired config moved meanwhile.
+    fn take_slot(&self, target: &str) -> Result<bool> {
+        let mut b = Backoff::new(self.settings.max_backoff_seconds);
+        loop {
+            match self.call(|c, t| c.pre_reboot(&self.node, &self.pool, t)) {
+                Ok(()) => {
+                    tracing::info!("holding a rollout slot of pool {}", self.pool);
+                    return Ok(true);
+                }
+                Err(e @ CallError::Unavailable(_)) => {
+                    tracing::warn!("rollout slot: {e}");
+                }
+                Err(e) if e.lock_busy() => {
+                    tracing::info!("waiting for a rollout slot: {e}");
+                    let cur = self.current();
+                    if let Ok(Some(now)) = self.call(|c, t| c.desired(&self.node, t, cur.name(), 0))
+                    {
+                        if now.desired_config != target {
+                            tracing::info!(
+                                "desired config moved to {} while waiting",
+                                now.desired_config
+                            );
+                            return Ok(false);
+                        }
+                    }
+                }
+                Err(e) => return Err(anyhow!("rollout slot: {e}")),
+            }
+            b.sleep();
+        }
+    }
+
+    /// Runs the drain hook until it succeeds (keeping the slot), with backoff.
+    fn drain(&self, from: &str, to: &str) {
+        let argv = &self.settings.drain_command;
+        if argv.is_empty() {
+            tracing::info!("drain: no drain command configured (embedded mode)");
+            return;
+        }
+        let mut b = Backoff::new(self.settings.max_backoff_seconds);
+        loop {
+            match settings::run_hook("drain", argv, &[("MCD_NODE_NAME", &self.node)]) {
+                Ok(()) => return,
+                Err(e) => {
+                    let reason = format!("drain failed, keeping the slot and retrying: {e:#}");
+                    self.report(ApiState::Working, from, to, &reason);
+                    b.sleep();
+                }
+            }
+        }
+    }
+
+    /// Reloads and restarts (booted), or reports them as skipped (under a root).
+    fn live_actions(&self, new: &Desired, p: &Plan) -> Result<()> {
+        let booted = apply::booted(&self.root);
+        let live: Vec<_> = p
+            .actions
+            .iter()
+            .filter(|a| !matches!(a, Action::Reboot | Action::Drain))
+            .cloned()
+            .collect();
+        match crate::systemd::run_actions(booted, &live, !p.diff.units.is_empty()) {
+            Ok(lines) => {
+                lines.iter().for_each(|l| tracing::info!("{l}"));
+                Ok(())
+            }
+            Err(e) => {
+                let reason = format!(
+                    "applied {}, but the post-update actions failed: {e:#}",
+                    new.name()
+                );
+                self.report(ApiState::Degraded, new.name(), new.name(), &reason);
+                Err(anyhow!(reason))
+            }
+        }
+    }
+
+    /// On the booted system: logind's Reboot, then wait to be stopped (the next start verifies).
+    /// Under another root: `$MCD_REBOOT_HOOK` (a shell command) if set, then carry on as if
+    /// the node had come back.
+    fn reboot(&self, new: &Desired) -> Result<()> {
+        tracing::info!(message_id = ids::REBOOTING, config = %new.name(), "rebooting into {}", new.name());
+        state::set(&self.root, NodeState::Rebooting, "", new.name(), new.name())?;
+        if apply::booted(&self.root) {
+            crate::systemd::Bus::system()?.reboot()?;
+            loop {
+                std::thread::park();
+            }
+        }
+        match std::env::var(REBOOT_HOOK_ENV) {
+            Ok(cmd) if !cmd.is_empty() => {
+                let root = self.root.dir().display().to_string();
+                let argv = ["sh".to_string(), "-c".to_string(), cmd];
+                let env = [
+                    ("MCD_NODE_NAME", self.node.as_str()),
+                    ("MCD_ROOT", root.as_str()),
+                    ("MCD_CONFIG", new.name()),
+                ];
+                if let Err(e) = settings::run_hook("reboot hook", &argv, &env) {
+                    let reason = format!("{e:#}");
+                    self.report(ApiState::Degraded, new.name(), new.name(), &reason);
+                    return Err(e);
+                }
+            }
+            _ => {
+                tracing::info!("reboot: skipped (no systemd under --root; {REBOOT_HOOK_ENV} unset)")
+            }
+        }
+        Ok(())
+    }
+
+    /// Validates the node at `new` and reports Done (releasing the slot), or Degraded.
+    fn verify(&self, new: &Desired) -> Result<()> {
+        let drift = self.validate(new);
+        if !drift.is_empty() {
+            let reason = format!("after the update to {}: {}", new.name(), drift.join("; "));
+            self.report(ApiState::Degraded, new.name(), new.name(), &reason);
+            *self.drift.lock().expect("drift lock") = drift;
+            anyhow::bail!(reason);
+        }
+        self.report(ApiState::Done, new.name(), new.name(), "");
+        Ok(())
+    }
+}
