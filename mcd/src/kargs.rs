@@ -2,28 +2,8 @@
 //! protect it and stay in the argument; no escapes), and the `rpm-ostree` arguments that move from
 //! one list to another. Pure.
 
-/// Splits one command line into arguments.
-pub fn split(cmdline: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    for c in cmdline.chars() {
-        if c == '"' {
-            quoted = !quoted;
-            cur.push(c);
-        } else if c.is_ascii_whitespace() && !quoted {
-            if !cur.is_empty() {
-                out.push(std::mem::take(&mut cur));
-            }
-        } else {
-            cur.push(c);
-        }
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
+/// Splits one command line into arguments (the executor's kernel-style splitter).
+pub use ignition::exec::kargs::split_args as split;
 
 /// A MachineConfig's `kernelArguments`: each entry may hold several arguments.
 pub fn parse_list(entries: &[String]) -> Vec<String> {

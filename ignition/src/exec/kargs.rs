@@ -28,7 +28,9 @@ use crate::model::KernelArguments;
 /// The default reboot signal file.
 pub const REBOOT_FLAG: &str = "/run/ignition-kargs-reboot";
 
-/// Splits an options line into arguments, keeping double-quoted spaces.
+/// Splits an options line (or a kernel command line) into arguments as the
+/// kernel does: ASCII whitespace separates, double quotes protect it and stay
+/// in the argument, no escapes. `mcd` uses this too.
 pub fn split_args(line: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
@@ -39,7 +41,7 @@ pub fn split_args(line: &str) -> Vec<String> {
                 quoted = !quoted;
                 cur.push(c);
             }
-            c if c.is_whitespace() && !quoted => {
+            c if c.is_ascii_whitespace() && !quoted => {
                 if !cur.is_empty() {
                     out.push(std::mem::take(&mut cur));
                 }
