@@ -7,6 +7,9 @@
 //! Partition devices need a kernel with partition support: those cases run
 //! in a QEMU guest (`exec_disks_guest.rs`).
 
+mod disk_table;
+
+use disk_table::{have, table};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -91,52 +94,6 @@ fn sha256(p: &Path) -> String {
         .next()
         .unwrap()
         .to_string()
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// (number, start, size, type, name) of every partition, as `sfdisk -J`
-/// reads them (gptman when sfdisk is missing).
-fn table(img: &Path) -> Vec<(u32, u64, u64, String, String)> {
-    if have("sfdisk") {
-        let out = Command::new("sfdisk").arg("-J").arg(img).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let img_s = img.display().to_string();
-        v["partitiontable"]["partitions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| {
-                let node = p["node"].as_str().unwrap();
-                let number = node[img_s.len()..].parse().unwrap();
-                (
-                    number,
-                    p["start"].as_u64().unwrap(),
-                    p["size"].as_u64().unwrap(),
-                    p["type"].as_str().unwrap().to_string(),
-                    p["name"].as_str().unwrap_or("").to_string(),
-                )
-            })
-            .collect()
-    } else {
-        let mut f = std::fs::File::open(img).unwrap();
-        let (layout, _) = ignition::exec::disks::gpt::read_layout(&mut f, 512).unwrap();
-        layout
-            .parts
-            .into_iter()
-            .map(|p| (p.number, p.start, p.size, p.type_guid, p.label))
-            .collect()
-    }
 }
 
 const ESP: &str = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";

@@ -7,7 +7,10 @@
 //! a Debian kernel, busybox-static, mdadm, cryptsetup, fdisk
 //! (`scripts/install-deps`); skipped with a printed reason otherwise.
 
+mod disk_table;
 mod guest;
+
+use disk_table::table;
 
 use std::path::Path;
 use std::process::Command;
@@ -71,32 +74,6 @@ fn err_line<'a>(console: &'a str, tag: &str) -> &'a str {
         .lines()
         .find_map(|l| l.strip_prefix(prefix.as_str()))
         .unwrap_or_else(|| panic!("no {prefix:?} in the console:\n{console}"))
-}
-
-/// (number, start, size, type, name) from `sfdisk -J`.
-fn table(img: &Path) -> Vec<(u32, u64, u64, String, String)> {
-    let out = Command::new("sfdisk").arg("-J").arg(img).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let prefix = img.display().to_string();
-    v["partitiontable"]["partitions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p["node"].as_str().unwrap()[prefix.len()..].parse().unwrap(),
-                p["start"].as_u64().unwrap(),
-                p["size"].as_u64().unwrap(),
-                p["type"].as_str().unwrap().to_string(),
-                p["name"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect()
 }
 
 fn part_loop(img: &Path, number: u32) -> guest::Loop {
