@@ -10,7 +10,9 @@ cd "$root"
 cargo build --release -q -p mcs -p mcd -p ignition
 bin=${CARGO_TARGET_DIR:-$root/target}/release
 work=$(mktemp -d)
-trap 'pkill -f "mcd start --root $work/root" || true; pkill -f "mcs serve --dir $work/in" || true; rm -rf "$work"' EXIT
+mcs_pid=; pid=
+# Only the processes this script started, by their ids.
+trap 'for p in $pid $mcs_pid; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 mkdir -p "$work/in" "$work/state" "$work/root/etc" "$work/root/home/core"
 port=$((20000 + RANDOM % 20000))
 mc() {
@@ -31,6 +33,7 @@ YAML
 mc one
 "$bin/mcs" serve --dir "$work/in" --state-dir "$work/state" --listen "127.0.0.1:$port" \
     --advertise-url "https://127.0.0.1:$port" >"$work/mcs.log" 2>&1 &
+mcs_pid=$!
 for _ in $(seq 50); do [ -f "$work/state/ca.crt" ] && break; sleep 0.2; done
 sleep 0.5
 "$bin/mcs" pointer --state-dir "$work/state" --pool worker --url "https://127.0.0.1:$port" >"$work/pointer.ign"

@@ -130,8 +130,10 @@ PY
 
 accept='application/vnd.coreos.ignition+json;version=3.4.0'
 mcs_port=$(free_port)
+# --allow-anonymous-config: nginx serves without a token, and so does mcs here (by default
+# /config/<pool> needs the pool's bootstrap token, docs/mcs.md).
 "$mcs_bin" serve --dir "$work/in" --state-dir "$work/state" --listen "127.0.0.1:$mcs_port" \
-    2>"$work/mcs.log" &
+    --allow-anonymous-config 2>"$work/mcs.log" &
 mcs_pid=$!
 for _ in $(seq 1 100); do
     curl -sf --cacert "$work/state/ca.crt" "https://localhost:$mcs_port/healthz" >/dev/null 2>&1 && break

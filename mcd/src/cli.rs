@@ -28,6 +28,17 @@ pub enum Command {
         /// The node's name (default: the host name)
         #[arg(long, value_name = "NAME")]
         node_name: Option<String>,
+        /// After a reboot into an update, the boot-complete check (as verify-boot's)
+        /// [default: unit:multi-user.target on the booted system, none under --root]
+        #[arg(long, value_name = "CHECK", value_parser = |s: &str| s.parse::<crate::verify::BootCheck>())]
+        boot_check: Option<crate::verify::BootCheck>,
+        /// How long the boot-complete check may take (seconds, or with s, m, h)
+        #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::verify::parse_duration)]
+        boot_timeout: std::time::Duration,
+        /// Serve Prometheus metrics at http://ADDR/metrics (plain HTTP; off unless given),
+        /// e.g. 127.0.0.1:9334
+        #[arg(long, value_name = "ADDR")]
+        metrics_listen: Option<std::net::SocketAddr>,
     },
     /// Apply a rendered MachineConfig or an Ignition config (file or URL) once
     OnceFrom { source: String },

@@ -64,8 +64,8 @@ pub fn recover_journal(ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
-fn load_plan(ctx: &Ctx, new: &Desired) -> Result<(Desired, Plan)> {
-    let old = state::current(&ctx.root)?;
+/// Plans from `old` (the current config, [lightened](Desired::lighten)) to `new`.
+fn load_plan(ctx: &Ctx, old: Desired, new: &Desired) -> Result<(Desired, Plan)> {
     let force = ctx.force_file().exists();
     let p = plan::plan(&old, new, &ctx.policy()?, force);
     Ok((old, p))
@@ -74,8 +74,10 @@ fn load_plan(ctx: &Ctx, new: &Desired) -> Result<(Desired, Plan)> {
 /// `mcd plan NEW`: prints the diff, the plan and the operations; changes nothing.
 /// Exit status 1 when the update would be refused.
 pub fn plan_cmd(ctx: &Ctx, source: &str, json: bool) -> Result<i32> {
+    // The current config first: only its lightened form is held while the new one is parsed.
+    let old = state::current_light(&ctx.root)?;
     let new = crate::source::load(source)?;
-    let (old, p) = load_plan(ctx, &new)?;
+    let (old, p) = load_plan(ctx, old, &new)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&p)?);
     } else {
@@ -103,13 +105,15 @@ fn degrade(ctx: &Ctx, current: &str, desired: &str, reason: &str) {
 /// `mcd once-from SOURCE`.
 pub fn once_from(ctx: &Ctx, source: &str) -> Result<()> {
     recover_journal(ctx)?;
+    // The current config first: only its lightened form is held while the new one is parsed.
+    let old = state::current_light(&ctx.root)?;
     let new = crate::source::load(source)?;
-    update(ctx, &new, false)
+    update(ctx, old, &new, false)
 }
 
 /// Moves the node to `new`: checks the on-disk state (unless forced), plans, applies, acts.
-fn update(ctx: &Ctx, new: &Desired, skip_validation: bool) -> Result<()> {
-    let (old, p) = load_plan(ctx, new)?;
+fn update(ctx: &Ctx, old: Desired, new: &Desired, skip_validation: bool) -> Result<()> {
+    let (old, p) = load_plan(ctx, old, new)?;
     let force = ctx.force_file();
     if force.exists() {
         std::fs::remove_file(&force).with_context(|| format!("removing {}", paths::FORCE_FILE))?;
@@ -286,8 +290,8 @@ pub fn firstboot(ctx: &Ctx) -> Result<()> {
     recover_journal(ctx)?;
     let path = ctx.root.host(paths::ENCAPSULATED);
     let raw = std::fs::read(&path).with_context(|| format!("reading {}", paths::ENCAPSULATED))?;
-    let mc = crate::source::parse(&raw, paths::ENCAPSULATED)?;
-    let new = Desired::from_mc(mc, &crate::source::fetcher()?)?;
+    let new = crate::source::desired(&raw, paths::ENCAPSULATED)?;
+    drop(raw);
     // Ignition wrote the files; the OS image and kernel arguments are still the image's.
     let mut old = new.clone();
     old.mc.spec.os_image_url.clear();

@@ -190,11 +190,11 @@ pub fn unreconcilable(old: &Desired, new: &Desired) -> Vec<Refusal> {
             );
         }
     }
-    for f in &ns.files {
-        if !f.append.is_empty() {
+    for path in &new.appends {
+        {
             refuse(
                 &mut r,
-                &format!("spec.config.storage.files ({}).append", f.path),
+                &format!("spec.config.storage.files ({path}).append"),
                 "appending to files is not supported on a running node",
             );
         }

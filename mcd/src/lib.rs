@@ -94,7 +94,20 @@ where
     logging::init();
     let ctx = commands::Ctx::new(&cli.root, cli.sysroot)?;
     let code = match cli.command {
-        Command::Start { node_name } => daemon::start(&ctx, node_name).map(|()| 0)?,
+        Command::Start {
+            node_name,
+            boot_check,
+            boot_timeout,
+            metrics_listen,
+        } => {
+            let opts = daemon::StartOptions {
+                node_name,
+                boot_check: boot_check.unwrap_or_else(|| default_boot_check(&ctx)),
+                boot_timeout,
+                metrics_listen,
+            };
+            daemon::start(&ctx, opts).map(|()| 0)?
+        }
         Command::OnceFrom { source } => commands::once_from(&ctx, &source).map(|()| 0)?,
         Command::Plan { new, json } => commands::plan_cmd(&ctx, &new, json)?,
         Command::FirstbootCompleteMachineconfig => commands::firstboot(&ctx).map(|()| 0)?,
@@ -103,13 +116,7 @@ where
             boot_check,
             timeout,
         } => {
-            let check = boot_check.unwrap_or_else(|| {
-                if apply::booted(&ctx.root) {
-                    verify::BootCheck::Unit("multi-user.target".into())
-                } else {
-                    verify::BootCheck::None
-                }
-            });
+            let check = boot_check.unwrap_or_else(|| default_boot_check(&ctx));
             verify::run(&ctx, &check, timeout)?
         }
         Command::Recover { accept_on_disk } => {
@@ -123,6 +130,15 @@ where
         return Err(ExitStatus(code).into());
     }
     Ok(())
+}
+
+/// `unit:multi-user.target` on the booted system, `none` under another root.
+fn default_boot_check(ctx: &commands::Ctx) -> verify::BootCheck {
+    if apply::booted(&ctx.root) {
+        verify::BootCheck::Unit("multi-user.target".into())
+    } else {
+        verify::BootCheck::None
+    }
 }
 
 /// Exit status for an error returned by [`run`]: 2 for usage and not-implemented errors, the

@@ -80,9 +80,12 @@ fn registries_only_added(old: &Desired, new: &Desired) -> bool {
     ) else {
         return false;
     };
-    let n = String::from_utf8_lossy(&n.contents);
+    let (Some(o), Some(n)) = (o.contents.data(), n.contents.data()) else {
+        return false;
+    };
+    let n = String::from_utf8_lossy(n);
     let new_lines: std::collections::HashSet<&str> = n.lines().map(str::trim).collect();
-    String::from_utf8_lossy(&o.contents)
+    String::from_utf8_lossy(o)
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))

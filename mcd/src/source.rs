@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{anyhow, bail, Context, Result};
 use ignition::fetch::Fetcher;
 use machine_config::MachineConfig;
+use serde_json::value::RawValue;
 use sha2::Digest;
 
 use crate::config::Desired;
@@ -113,11 +114,84 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// A JSON MachineConfig with its Ignition part kept as text: no tree of values for the
+/// megabytes of a large config. Same fields as [`MachineConfig`].
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawMc {
+    #[serde(default)]
+    api_version: Option<String>,
+    kind: String,
+    metadata: machine_config::model::ObjectMeta,
+    #[serde(default)]
+    spec: Option<RawSpec>,
+    /// Accepted and ignored, as [`MachineConfig`] does.
+    #[serde(default, rename = "status")]
+    _status: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpec {
+    #[serde(rename = "osImageURL", default)]
+    os_image_url: Option<String>,
+    #[serde(rename = "baseOSExtensionsContainerImage", default)]
+    base_os_extensions_container_image: Option<String>,
+    #[serde(default)]
+    config: Option<Box<RawValue>>,
+    #[serde(rename = "kernelArguments", default)]
+    kernel_arguments: Option<Vec<String>>,
+    #[serde(default)]
+    extensions: Option<Vec<String>>,
+    #[serde(default)]
+    fips: Option<bool>,
+    #[serde(rename = "kernelType", default)]
+    kernel_type: Option<String>,
+}
+
+/// Parses `raw` (as [`parse`]) and fetches everything the config needs. A JSON MachineConfig
+/// (`currentconfig`, what the MCS serves) is read with its Ignition part as text.
+pub fn desired(raw: &[u8], what: &str) -> Result<Desired> {
+    let is_json = raw
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{');
+    if is_json {
+        if let Ok(Peek { kind: Some(k), .. }) = serde_json::from_slice::<Peek>(raw) {
+            if k.as_str() == Some("MachineConfig") {
+                let r: RawMc = serde_json::from_slice(raw)
+                    .with_context(|| format!("{what}: not a MachineConfig"))?;
+                let spec = r.spec.unwrap_or(RawSpec {
+                    os_image_url: None,
+                    base_os_extensions_container_image: None,
+                    config: None,
+                    kernel_arguments: None,
+                    extensions: None,
+                    fips: None,
+                    kernel_type: None,
+                });
+                let mut mc = MachineConfig::default();
+                if let Some(v) = r.api_version {
+                    mc.api_version = v;
+                }
+                mc.kind = r.kind;
+                mc.metadata = r.metadata;
+                mc.spec.os_image_url = spec.os_image_url.unwrap_or_default();
+                mc.spec.base_os_extensions_container_image =
+                    spec.base_os_extensions_container_image.unwrap_or_default();
+                mc.spec.kernel_arguments = spec.kernel_arguments.unwrap_or_default();
+                mc.spec.extensions = spec.extensions.unwrap_or_default();
+                mc.spec.fips = spec.fips.unwrap_or_default();
+                mc.spec.kernel_type = spec.kernel_type.unwrap_or_default();
+                return Desired::from_parts(mc, spec.config, &fetcher()?);
+            }
+        }
+    }
+    Desired::from_mc(parse(raw, what)?, &fetcher()?)
+}
+
 /// Reads, parses and fetches everything `source` needs.
 pub fn load(source: &str) -> Result<Desired> {
     let raw = read(source)?;
-    let mc = parse(&raw, source)?;
-    // The text is not needed any more: not held while the config is parsed and decoded.
-    drop(raw);
-    Desired::from_mc(mc, &fetcher()?)
+    desired(&raw, source)
 }

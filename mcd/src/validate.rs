@@ -8,7 +8,7 @@ use ignition::exec::files::passwd::Db;
 use ignition::exec::root::Root;
 
 use crate::apply::{os, units};
-use crate::config::{Desired, Owner};
+use crate::config::{Contents, Desired, Owner};
 use crate::paths::{CORE_USER, UNITS_DIR};
 
 fn read(root: &Root, path: &str) -> Result<(std::fs::Metadata, Option<Vec<u8>>), String> {
@@ -38,7 +38,7 @@ fn ids(db: &Db, u: &Owner, g: &Owner) -> Option<(u32, u32)> {
 fn check_file(
     root: &Root,
     path: &str,
-    want: &[u8],
+    want: &Contents,
     mode: u32,
     owner: Option<(u32, u32)>,
     out: &mut Vec<String>,
@@ -50,7 +50,7 @@ fn check_file(
                 out.push(format!("file {path}: not a regular file"));
                 return;
             }
-            if data.as_deref() != Some(want) {
+            if !data.as_deref().is_some_and(|d| want.matches(d)) {
                 out.push(format!(
                     "file {path}: contents differ ({} bytes on disk, {} expected)",
                     m.len(),
@@ -99,13 +99,20 @@ pub fn validate(root: &Root, cfg: &Desired, sysroot: Option<&Path>) -> Vec<Strin
             out.push(format!("unit {name}: masked on disk"));
         }
         if let (Some(c), false) = (&u.contents, u.mask) {
-            check_file(root, &path, c.as_bytes(), 0o644, None, &mut out);
+            check_file(
+                root,
+                &path,
+                &Contents::Data(c.as_bytes().to_vec()),
+                0o644,
+                None,
+                &mut out,
+            );
         }
         for (d, c) in &u.dropins {
             check_file(
                 root,
                 &format!("{path}.d/{d}"),
-                c.as_bytes(),
+                &Contents::Data(c.as_bytes().to_vec()),
                 0o644,
                 None,
                 &mut out,
@@ -158,7 +165,7 @@ pub fn validate(root: &Root, cfg: &Desired, sysroot: Option<&Path>) -> Vec<Strin
         check_file(
             root,
             &format!("{home}/.ssh/authorized_keys.d/ignition"),
-            text.as_bytes(),
+            &Contents::Data(text.as_bytes().to_vec()),
             0o600,
             owner,
             &mut out,

@@ -204,13 +204,28 @@ fn booted_checksum(sysroot: Option<&Path>) -> Option<String> {
         .map(|d| d.checksum.clone())
 }
 
-/// `mcd verify-boot`: exit status 0 when the node is verified (or nothing is pending), 1 when
-/// it is Degraded (rolled back or not).
-pub fn run(ctx: &Ctx, check: &BootCheck, timeout: Duration) -> Result<i32> {
+/// How [`verify`] ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The node is at `to`, verified: recorded as current, state Done, the record gone.
+    Verified { to: String },
+    /// Degraded with the reason, deployments left alone (or back after our rollback, or the
+    /// rollback itself failed); the record gone.
+    Degraded { to: String, reason: String },
+    /// The new deployment was unhealthy: `rpm-ostree rollback` ran, the record is marked
+    /// `rolledBack`, state Degraded; on the booted system logind was asked to reboot, under a
+    /// root the caller carries out (or skips) the reboot into the previous deployment.
+    RolledBack { to: String, reason: String },
+}
+
+/// The verification after the reboot into an update (the pending record `pending.json`):
+/// gathers the facts (booted deployment, boot-complete check, `validate`), decides with
+/// [`decide`] and acts (records the config, rolls back, writes the state). `None`: nothing
+/// pending. Used by `mcd verify-boot` and by `mcd start` after a reboot.
+pub fn verify(ctx: &Ctx, check: &BootCheck, timeout: Duration) -> Result<Option<Outcome>> {
     crate::commands::recover_journal(ctx)?;
     let Some(p) = pending::read(&ctx.root)? else {
-        println!("no update waiting for verification");
-        return Ok(0);
+        return Ok(None);
     };
     let booted = if p.expected.is_some() {
         booted_checksum(ctx.sysroot.as_deref())
@@ -224,27 +239,30 @@ pub fn run(ctx: &Ctx, check: &BootCheck, timeout: Duration) -> Result<i32> {
     };
     let cur = state::current(&ctx.root)?;
     let drift = crate::validate::validate(&ctx.root, &cur, ctx.sysroot.as_deref());
+    drop(cur);
     let o = Observed {
         booted,
         drift,
         health,
     };
-    let verdict = decide(&p, &o);
-    match verdict {
+    let to = p.to.clone();
+    let degraded = |reason: String| -> Result<Option<Outcome>> {
+        pending::remove(&ctx.root)?;
+        tracing::error!(message_id = ids::DEGRADED, config = %p.to, "Degraded: {reason}");
+        state::set(&ctx.root, NodeState::Degraded, &reason, &p.to, &p.to)?;
+        Ok(Some(Outcome::Degraded {
+            to: p.to.clone(),
+            reason,
+        }))
+    };
+    match decide(&p, &o) {
         Verdict::Done => {
             pending::remove(&ctx.root)?;
             tracing::info!(message_id = ids::DONE, config = %p.to, "node is at {} (verified after the reboot)", p.to);
-            println!("verified {} after the reboot", p.to);
             state::set(&ctx.root, NodeState::Done, "", &p.to, &p.to)?;
-            Ok(0)
+            Ok(Some(Outcome::Verified { to }))
         }
-        Verdict::Degraded(reason) | Verdict::RolledBack(reason) => {
-            pending::remove(&ctx.root)?;
-            tracing::error!(message_id = ids::DEGRADED, config = %p.to, "Degraded: {reason}");
-            println!("Degraded: {reason}");
-            state::set(&ctx.root, NodeState::Degraded, &reason, &p.to, &p.to)?;
-            Ok(1)
-        }
+        Verdict::Degraded(reason) | Verdict::RolledBack(reason) => degraded(reason),
         Verdict::RollBack(reason) => {
             let mut a: Vec<String> = ctx
                 .sysroot
@@ -253,11 +271,7 @@ pub fn run(ctx: &Ctx, check: &BootCheck, timeout: Duration) -> Result<i32> {
                 .unwrap_or_default();
             a.push("rollback".into());
             if let Err(e) = ignition::exec::cmd::run(&os::program(), &a, None) {
-                let reason = format!("{reason}; the rollback failed: {e}");
-                pending::remove(&ctx.root)?;
-                tracing::error!(message_id = ids::DEGRADED, config = %p.to, "Degraded: {reason}");
-                state::set(&ctx.root, NodeState::Degraded, &reason, &p.to, &p.to)?;
-                bail!("{reason}");
+                return degraded(format!("{reason}; the rollback failed: {e}"));
             }
             let rec = Pending {
                 rolled_back: Some(reason.clone()),
@@ -266,7 +280,6 @@ pub fn run(ctx: &Ctx, check: &BootCheck, timeout: Duration) -> Result<i32> {
             pending::write(&ctx.root, &rec)?;
             let shown = format!("{reason}; rolled back to the previous deployment");
             tracing::warn!(message_id = ids::ROLLED_BACK, config = %p.to, "{shown}");
-            println!("{shown}");
             state::set(&ctx.root, NodeState::Degraded, &shown, &p.to, &p.to)?;
             if crate::apply::booted(&ctx.root) {
                 tracing::info!(
@@ -276,7 +289,31 @@ pub fn run(ctx: &Ctx, check: &BootCheck, timeout: Duration) -> Result<i32> {
                 crate::systemd::Bus::system()?
                     .reboot()
                     .context("rebooting into the previous deployment")?;
-            } else {
+            }
+            Ok(Some(Outcome::RolledBack { to, reason: shown }))
+        }
+    }
+}
+
+/// `mcd verify-boot`: exit status 0 when the node is verified (or nothing is pending), 1 when
+/// it is Degraded (rolled back or not).
+pub fn run(ctx: &Ctx, check: &BootCheck, timeout: Duration) -> Result<i32> {
+    match verify(ctx, check, timeout)? {
+        None => {
+            println!("no update waiting for verification");
+            Ok(0)
+        }
+        Some(Outcome::Verified { to }) => {
+            println!("verified {to} after the reboot");
+            Ok(0)
+        }
+        Some(Outcome::Degraded { reason, .. }) => {
+            println!("Degraded: {reason}");
+            Ok(1)
+        }
+        Some(Outcome::RolledBack { reason, .. }) => {
+            println!("{reason}");
+            if !crate::apply::booted(&ctx.root) {
                 println!("reboot: skipped (no systemd under --root); the previous deployment is the default again");
             }
             Ok(1)

@@ -70,6 +70,8 @@ impl Drop for Proc {
 struct Env {
     dir: tempfile::TempDir,
     port: u16,
+    /// Each node's metrics port (`mcd start --metrics-listen`).
+    metrics: std::cell::RefCell<Vec<(String, u16)>>,
 }
 
 impl Env {
@@ -133,8 +135,14 @@ impl Env {
             .build()
             .new_agent()
     }
-    /// The served Ignition config of the worker pool (spec 3.6.0).
+    /// The served Ignition config of the worker pool (spec 3.6.0), fetched with the pool's
+    /// bootstrap token (`mcs serve` refuses `/config/<pool>` without it).
     fn get_config(&self) -> Option<Vec<u8>> {
+        let tokens: Value = serde_json::from_slice(
+            &std::fs::read(self.state().join("bootstrap-tokens.json")).ok()?,
+        )
+        .ok()?;
+        let token = tokens["pools"]["worker"].as_str()?;
         let mut r = self
             .agent()
             .get(&format!("{}/config/worker", self.url()))
@@ -142,6 +150,7 @@ impl Env {
                 "Accept",
                 "application/vnd.coreos.ignition+json;version=3.6.0",
             )
+            .header("Authorization", &format!("Bearer {token}"))
             .call()
             .ok()?;
         if r.status() != 200 {
@@ -167,7 +176,14 @@ impl Env {
     }
     fn logs(&self) -> String {
         let mut s = String::new();
-        for f in ["mcs.log", "n1.log", "n2.log", "reboots.log"] {
+        for f in [
+            "mcs.log",
+            "n1.log",
+            "n2.log",
+            "reboots.log",
+            "drain.log",
+            "rpm-ostree.log",
+        ] {
             s.push_str(&format!(
                 "--- {f}\n{}\n",
                 std::fs::read_to_string(self.path(f)).unwrap_or_default()
@@ -244,30 +260,88 @@ impl Env {
             "firstboot: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        // Short pauses so that the test runs quickly (documented in docs/mcd.md).
+        // Short pauses so that the test runs quickly (documented in docs/mcd.md). The
+        // lstat polling is made too slow to matter: drift must be seen through inotify.
         std::fs::write(
             root.join("etc/machine-config-daemon/daemon.json"),
-            r#"{"maxBackoffSeconds": 1, "watchIntervalSeconds": 1, "pollWaitSeconds": 30}"#,
+            r#"{"maxBackoffSeconds": 1, "watchIntervalSeconds": 3600, "pollWaitSeconds": 30}"#,
         )
         .unwrap();
         root
     }
 
-    /// `mcd start` on a root; the reboot hook records each reboot and the slots held meanwhile.
+    /// A stand-in `rpm-ostree` for the daemons (the roots are not ostree deployments): logs
+    /// its arguments (`rollback` after an unhealthy boot) and succeeds.
+    fn fake_rpm_ostree(&self) -> PathBuf {
+        let p = self.path("rpm-ostree");
+        std::fs::write(
+            &p,
+            format!(
+                "#!/bin/sh\necho \"$@\" >> {}\nexit 0\n",
+                self.path("rpm-ostree.log").display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    /// The Prometheus text of a node's `mcd start --metrics-listen`.
+    fn scrape(&self, node: &str) -> String {
+        let port = self
+            .metrics
+            .borrow()
+            .iter()
+            .find(|(n, _)| n == node)
+            .map(|(_, p)| *p)
+            .unwrap();
+        let mut r = ureq::get(&format!("http://127.0.0.1:{port}/metrics"))
+            .call()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.body_mut().read_to_string().unwrap()
+    }
+
+    /// A metric's value in a node's scrape (`name` with its labels, as printed).
+    fn metric(&self, node: &str, name: &str) -> f64 {
+        let text = self.scrape(node);
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} not in {text}"))
+    }
+
+    fn node(&self, name: &str) -> Value {
+        self.status()["nodes"]
+            .as_array()
+            .and_then(|n| n.iter().find(|n| n["name"] == name).cloned())
+            .unwrap_or(Value::Null)
+    }
+
+    /// `mcd start` on a root; the reboot hook records each reboot and the slots held meanwhile,
+    /// and stands for the boot: it creates `/run/boot-ok` (the boot-complete check the daemons
+    /// are given) unless the root has a `fail-boot` file.
     fn daemon(&self, name: &str, root: &Path) -> Proc {
         let hook = format!(
-            "echo start $MCD_NODE_NAME >> {log}; {mcs} status --json --state-dir {state} > {dir}/slots-$MCD_NODE_NAME-$(date +%s%N).json; sleep 1; echo end $MCD_NODE_NAME >> {log}",
+            "echo start $MCD_NODE_NAME >> {log}; {mcs} status --json --state-dir {state} > {dir}/slots-$MCD_NODE_NAME-$(date +%s%N).json; \
+             rm -f $MCD_ROOT/run/boot-ok; sleep 1; [ -e $MCD_ROOT/fail-boot ] || {{ mkdir -p $MCD_ROOT/run; touch $MCD_ROOT/run/boot-ok; }}; \
+             echo end $MCD_NODE_NAME >> {log}",
             log = self.path("reboots.log").display(),
             mcs = bin("mcs").display(),
             state = self.state().display(),
             dir = self.dir.path().display(),
         );
         let log = std::fs::File::create(self.path(&format!("{name}.log"))).unwrap();
+        let port = free_port();
+        self.metrics.borrow_mut().push((name.to_string(), port));
         let child = Command::new(MCD)
             .arg("--root")
             .arg(root)
             .args(["start", "--node-name", name])
+            .args(["--boot-check", "file:/run/boot-ok", "--boot-timeout", "2s"])
+            .args(["--metrics-listen", &format!("127.0.0.1:{port}")])
             .env("MCD_REBOOT_HOOK", hook)
+            .env("MCD_RPM_OSTREE", self.fake_rpm_ostree())
             .env("MCD_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log)
@@ -339,6 +413,7 @@ fn two_daemons_follow_their_pool() {
     let env = Env {
         dir: tempfile::tempdir().unwrap(),
         port: free_port(),
+        metrics: Default::default(),
     };
     std::fs::create_dir_all(env.input()).unwrap();
     env.write("pool.yaml", &pool(false));
@@ -346,6 +421,16 @@ fn two_daemons_follow_their_pool() {
     let mut mcs = env.serve();
     let r1 = env.provision("r1");
     let r2 = env.provision("r2");
+    // n1 has a drain command, failing while `drain-fails` exists.
+    std::fs::write(
+        r1.join("etc/machine-config-daemon/daemon.json"),
+        format!(
+            r#"{{"maxBackoffSeconds": 1, "watchIntervalSeconds": 3600, "pollWaitSeconds": 30,
+                "drainCommand": ["sh", "-c", "echo drain >> {d}/drain.log; test ! -e {d}/drain-fails"]}}"#,
+            d = env.dir.path().display()
+        ),
+    )
+    .unwrap();
     let _d1 = env.daemon("n1", &r1);
     let _d2 = env.daemon("n2", &r2);
 
@@ -372,6 +457,14 @@ fn two_daemons_follow_their_pool() {
         "",
         "no reboot for a key"
     );
+    assert_eq!(read(env.dir.path(), "drain.log"), "", "no drain for a key");
+    // Metrics, scraped over HTTP: the update counted, the state gauge at Done.
+    for n in ["n1", "n2"] {
+        assert_eq!(env.metric(n, "mcd_updates_applied_total"), 1.0);
+        assert_eq!(env.metric(n, "mcd_state{state=\"Done\"}"), 1.0);
+        assert_eq!(env.metric(n, "mcd_state{state=\"Degraded\"}"), 0.0);
+        assert_eq!(env.metric(n, "mcd_drift_detections_total"), 0.0);
+    }
 
     // Drift: a managed file edited by hand makes the node Degraded with the path; restored, Done.
     std::fs::write(r1.join("etc/motd"), "tampered").unwrap();
@@ -384,13 +477,28 @@ fn two_daemons_follow_their_pool() {
             })
         })
     });
+    assert!(env.metric("n1", "mcd_drift_detections_total") >= 1.0);
+    assert_eq!(env.metric("n1", "mcd_state{state=\"Degraded\"}"), 1.0);
     std::fs::write(r1.join("etc/motd"), "hello").unwrap();
     env.both_done_at(&with_key);
+    assert_eq!(env.metric("n1", "mcd_state{state=\"Done\"}"), 1.0);
 
-    // A change that needs a reboot: one node at a time (maxUnavailable 1).
+    // A change that needs a reboot: one node at a time (maxUnavailable 1). n1's drain fails
+    // at first: it keeps its slot (n2 gets none meanwhile) and retries until the drain works.
+    std::fs::write(env.path("drain-fails"), "").unwrap();
     env.write("50-motd.yaml", &motd("rebooted"));
     wait_for_env(&env, "a new rendered config", || env.rendered() != with_key);
     let rebooted = env.rendered();
+    wait_for_env(&env, "n1 retrying its drain with the slot", || {
+        let n1 = env.node("n1");
+        n1["state"] == "Working"
+            && n1["holdsSlot"] == true
+            && n1["reason"].as_str().unwrap_or("").contains("drain failed")
+            && read(env.dir.path(), "drain.log").lines().count() >= 3
+    });
+    assert_eq!(env.node("n2")["holdsSlot"], false);
+    assert_eq!(read(&r1, "/etc/motd"), "hello", "applied before the drain");
+    std::fs::remove_file(env.path("drain-fails")).unwrap();
     env.both_done_at(&rebooted);
     let log = read(env.dir.path(), "reboots.log");
     let lines: Vec<&str> = log.lines().collect();
@@ -429,7 +537,21 @@ fn two_daemons_follow_their_pool() {
     assert_eq!(snaps, 2);
     for r in [&r1, &r2] {
         assert_eq!(read(r, "/etc/motd"), "rebooted");
+        // Verified after the reboot (boot-complete check, files): the record is gone.
+        assert!(!r.join("etc/machine-config-daemon/pending.json").exists());
+        let st: Value =
+            serde_json::from_str(&read(r, "/etc/machine-config-daemon/state.json")).unwrap();
+        assert_eq!(st["state"], "Done", "{st}");
     }
+    for n in ["n1", "n2"] {
+        assert!(
+            read(env.dir.path(), &format!("{n}.log")).contains("verified"),
+            "{}",
+            env.logs()
+        );
+        assert_eq!(env.metric(n, "mcd_reboots_total"), 1.0);
+    }
+    assert!(read(env.dir.path(), "rpm-ostree.log").is_empty());
 
     // Paused: the new config is rendered but held back; unpaused, it goes out.
     env.write("pool.yaml", &pool(true));
@@ -492,6 +614,54 @@ fn two_daemons_follow_their_pool() {
     }
     std::fs::remove_file(env.input().join("70-dir.yaml")).unwrap();
     env.both_done_at(&held);
+
+    // A reboot into a deployment that does not come up healthy (the boot-complete check times
+    // out): rolled back (`rpm-ostree rollback`), the boot back verified, Degraded with the
+    // reason. The node keeps its slot, so the other one does not start.
+    for r in [&r1, &r2] {
+        std::fs::write(r.join("fail-boot"), "").unwrap();
+    }
+    env.write("50-motd.yaml", &motd("unhealthy"));
+    wait_for_env(&env, "a new rendered config", || env.rendered() != held);
+    let sick = env.rendered();
+    let mut failed = String::new();
+    wait_for_env(&env, "a node Degraded after its rollback", || {
+        for n in ["n1", "n2"] {
+            let node = env.node(n);
+            if node["state"] == "Degraded"
+                && node["reason"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("was rolled back")
+            {
+                failed = n.to_string();
+                return true;
+            }
+        }
+        false
+    });
+    let node = env.node(&failed);
+    assert!(
+        node["reason"].as_str().unwrap().contains("not healthy"),
+        "{node}"
+    );
+    assert_eq!(node["holdsSlot"], true, "{node}");
+    assert_eq!(node["desiredConfig"], sick.as_str(), "{node}");
+    assert_eq!(
+        read(env.dir.path(), "rpm-ostree.log")
+            .matches("rollback")
+            .count(),
+        1,
+        "{}",
+        env.logs()
+    );
+    let other = if failed == "n1" { "n2" } else { "n1" };
+    let o = env.node(other);
+    assert_eq!(o["holdsSlot"], false, "{o}");
+    assert_eq!(o["currentConfig"], held.as_str(), "{o}");
+    assert_eq!(env.metric(&failed, "mcd_rollbacks_total"), 1.0);
+    assert_eq!(env.metric(&failed, "mcd_state{state=\"Degraded\"}"), 1.0);
+    assert!(env.metric(&failed, "mcd_update_failures_total") >= 1.0);
     if std::env::var_os("MCD_TEST_SHOW_LOGS").is_some() {
         eprintln!("{}", env.logs());
     }

@@ -72,6 +72,10 @@ pub enum Command {
         /// The CA certificate (PEM) to embed instead of STATE_DIR/ca.crt (for --tls-cert servers).
         #[arg(long, value_name = "FILE")]
         ca: Option<PathBuf>,
+        /// Leave the pool's bootstrap token out (for a server run with --allow-anonymous-config).
+        /// Without it the pointer carries the token as an Authorization header: keep it secret.
+        #[arg(long)]
+        anonymous: bool,
     },
     /// Manage the pools' bootstrap tokens.
     #[command(subcommand)]
@@ -122,6 +126,11 @@ pub struct ServeArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9333). Off unless given.
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Serve /config/POOL to anyone, as OpenShift's MCS does. Without it a request needs
+    /// `Authorization: Bearer` with the pool's bootstrap token (which `mcs pointer` puts in
+    /// the pointer config) or a node token of the pool.
+    #[arg(long)]
+    pub allow_anonymous_config: bool,
 }
 
 impl From<ServeArgs> for ServeOptions {
@@ -135,6 +144,7 @@ impl From<ServeArgs> for ServeOptions {
             state_dir: a.state_dir,
             advertise_urls: a.advertise_urls,
             metrics_listen: a.metrics_listen,
+            allow_anonymous_config: a.allow_anonymous_config,
             ..ServeOptions::default()
         }
     }
@@ -191,8 +201,16 @@ where
             url,
             spec,
             ca,
+            anonymous,
         } => {
-            let out = crate::pointer::run(&state_dir, &pool, &url, spec.as_deref(), ca.as_deref())?;
+            let out = crate::pointer::run(
+                &state_dir,
+                &pool,
+                &url,
+                spec.as_deref(),
+                ca.as_deref(),
+                anonymous,
+            )?;
             print!("{out}");
             Ok(())
         }

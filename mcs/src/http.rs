@@ -7,6 +7,7 @@
 //! | ... for a pool that is not defined | 404 |
 //! | ... for a defined pool that has never rendered | 503 (the render error) |
 //! | ... when the config cannot be written in that spec | 500 (the field at fault) |
+//! | ... without `Authorization: Bearer <token>` of that pool (checked by the listener, [`crate::nodes::NodeService::config_access`]) | 401 |
 //! | `GET`/`HEAD /healthz` | 200 |
 //! | any other path | 404 |
 //! | any other method | 405 with `Allow: GET, HEAD` |
@@ -88,6 +89,16 @@ fn reply(status: StatusCode, content_type: &str, body: Bytes, head: bool) -> Res
         h.insert(CONTENT_TYPE, v);
     }
     h.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    r
+}
+
+/// 401 for a `/config/<pool>` request without a valid token, with `WWW-Authenticate: Bearer`.
+pub fn unauthorized(message: &str, head: bool) -> Response<Full<Bytes>> {
+    let mut r = error(StatusCode::UNAUTHORIZED, message, head);
+    r.headers_mut().insert(
+        hyper::header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"mcs\""),
+    );
     r
 }
 

@@ -95,6 +95,8 @@ where
             let method = req.method().clone();
             let resp = if tls && path.starts_with("/v1/") {
                 api(&svc, req, peer).await
+            } else if let Some(denied) = config_denied(&svc, &req, &path, peer) {
+                denied
             } else {
                 let snapshot = svc.shared.get();
                 let accept = req.headers().get(ACCEPT).and_then(|v| v.to_str().ok());
@@ -127,6 +129,23 @@ where
     if let Err(e) = conn.await {
         tracing::debug!("connection ended: {e}");
     }
+}
+
+/// A `GET`/`HEAD /config/<pool>` without a valid token of the pool: the 401 to answer.
+fn config_denied(
+    svc: &NodeService,
+    req: &Request<Incoming>,
+    path: &str,
+    peer: std::net::SocketAddr,
+) -> Option<Response<Full<Bytes>>> {
+    let head = req.method() == hyper::Method::HEAD;
+    if req.method() != hyper::Method::GET && !head {
+        return None;
+    }
+    let pool = path.strip_prefix("/config/")?;
+    svc.config_access(pool, req.headers(), Some(peer))
+        .err()
+        .map(|m| crate::http::unauthorized(&m, head))
 }
 
 /// Reads the body (bounded) and hands the request to the node API.

@@ -38,6 +38,8 @@ pub struct NodeService {
     state_dir: PathBuf,
     pub shared: Arc<Shared>,
     pub metrics: Arc<Metrics>,
+    /// `--allow-anonymous-config`: `/config/<pool>` without a token, as OpenShift's MCS.
+    anonymous_config: std::sync::atomic::AtomicBool,
 }
 
 /// One request to a `/v1/` path.
@@ -90,7 +92,50 @@ impl NodeService {
             state_dir: state_dir.to_path_buf(),
             shared,
             metrics,
+            anonymous_config: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Serve `/config/<pool>` to anyone (`--allow-anonymous-config`), as OpenShift's MCS does.
+    pub fn set_allow_anonymous_config(&self, allow: bool) {
+        self.anonymous_config
+            .store(allow, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether a `/config/<pool>` request may have the pool's config (which carries the
+    /// pool's bootstrap token): `Authorization: Bearer` with the pool's bootstrap token or
+    /// the node token of a node of that pool, unless anonymous access is allowed. A refusal
+    /// is logged (at `warn`, with the peer) and its reason returned.
+    pub fn config_access(
+        &self,
+        pool: &str,
+        headers: &HeaderMap,
+        peer: Option<SocketAddr>,
+    ) -> Result<(), String> {
+        if self
+            .anonymous_config
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Ok(());
+        }
+        let result = match bearer(headers) {
+            Err(Refusal(_, _, m)) => Err(m),
+            Ok(token) if self.is_bootstrap(pool, token) => Ok(()),
+            Ok(token) => {
+                let fleet = lock(&self.fleet);
+                match fleet.node_by_token(&tokens::hash(token)) {
+                    Some(n) if n.pool == pool => Ok(()),
+                    _ => Err(format!(
+                        "not the bootstrap token of pool {pool:?} nor a node token of that pool"
+                    )),
+                }
+            }
+        };
+        if let Err(m) = &result {
+            let peer = peer.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
+            tracing::warn!(peer = %peer, pool = %pool, "refused /config/{pool} from {peer}: {m}");
+        }
+        result
     }
 
     /// A copy of the fleet as it is now.

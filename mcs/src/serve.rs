@@ -39,6 +39,8 @@ pub struct ServeOptions {
     pub advertise_urls: Vec<String>,
     /// Where to serve Prometheus metrics (plain HTTP); off when None.
     pub metrics_listen: Option<SocketAddr>,
+    /// Serve `/config/<pool>` without a token, as OpenShift's MCS does.
+    pub allow_anonymous_config: bool,
 }
 
 impl Default for ServeOptions {
@@ -53,6 +55,7 @@ impl Default for ServeOptions {
             poll_interval: POLL_INTERVAL,
             advertise_urls: Vec::new(),
             metrics_listen: None,
+            allow_anonymous_config: false,
         }
     }
 }
@@ -134,6 +137,10 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
     let shared = Arc::new(Shared::default());
     let metrics = Arc::new(crate::metrics::Metrics::default());
     let nodes = Arc::new(NodeService::open(state.path(), shared.clone(), metrics)?);
+    nodes.set_allow_anonymous_config(opts.allow_anonymous_config);
+    if opts.allow_anonymous_config {
+        tracing::warn!("--allow-anonymous-config: anyone who reaches the server gets the pools' configs and bootstrap tokens");
+    }
     let advertise = Advertise {
         servers: advertise_urls.clone(),
         ca_bundle,

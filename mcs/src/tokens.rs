@@ -8,6 +8,11 @@
 //! One token per pool, created when the pool is first rendered;
 //! `mcs token rotate` replaces it. A running server notices the change by
 //! the file's size, modification time and inode ([`BootstrapTokens::refresh`]).
+//!
+//! Both writers (`mcs serve` creating the token of a new pool, `mcs token
+//! rotate`) change the file under an exclusive `flock` of
+//! `bootstrap-tokens.lock` in the state directory, re-reading it under the lock
+//! first: neither loses the other's change.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -19,6 +24,35 @@ use serde::{Deserialize, Serialize};
 use crate::state::atomic_write;
 
 pub const BOOTSTRAP_TOKENS_FILE: &str = "bootstrap-tokens.json";
+/// Locked (`flock`, exclusive) while the tokens file is read, changed and written.
+pub const BOOTSTRAP_TOKENS_LOCK: &str = "bootstrap-tokens.lock";
+
+/// An exclusive `flock` on a lock file, released when dropped (the descriptor closes).
+struct FileLock(#[allow(dead_code)] std::fs::File);
+
+impl FileLock {
+    fn acquire(path: &Path) -> anyhow::Result<FileLock> {
+        use std::os::unix::fs::OpenOptionsExt;
+        use std::os::unix::io::AsRawFd;
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        loop {
+            // SAFETY: a valid open descriptor.
+            if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0 {
+                return Ok(FileLock(f));
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+            }
+        }
+    }
+}
 
 /// A new random token (64 hex digits).
 pub fn generate() -> String {
@@ -58,6 +92,7 @@ struct TokensFile {
 #[derive(Debug)]
 pub struct BootstrapTokens {
     path: PathBuf,
+    lock_path: PathBuf,
     pools: BTreeMap<String, String>,
     /// (size, mtime ns, inode) when last read.
     stamp: Option<(u64, i128, u64)>,
@@ -68,6 +103,7 @@ impl BootstrapTokens {
     pub fn open(state_dir: &Path) -> anyhow::Result<Self> {
         let mut t = BootstrapTokens {
             path: state_dir.join(BOOTSTRAP_TOKENS_FILE),
+            lock_path: state_dir.join(BOOTSTRAP_TOKENS_LOCK),
             pools: BTreeMap::new(),
             stamp: None,
         };
@@ -121,9 +157,26 @@ impl BootstrapTokens {
             .is_some_and(|t| same_hash(&hash(t), &hash(token)))
     }
 
+    /// Runs `change` on the tokens as they are on disk, under the lock.
+    fn locked<R>(
+        &mut self,
+        change: impl FnOnce(&mut Self) -> anyhow::Result<R>,
+    ) -> anyhow::Result<R> {
+        let _lock = FileLock::acquire(&self.lock_path)?;
+        self.reload()?;
+        change(self)
+    }
+
     /// Creates a token for each pool that has none. Returns whether it wrote.
     pub fn ensure(&mut self, pools: &[&str]) -> anyhow::Result<bool> {
         self.refresh();
+        if pools.iter().all(|p| self.pools.contains_key(*p)) {
+            return Ok(false);
+        }
+        self.locked(|t| t.ensure_locked(pools))
+    }
+
+    fn ensure_locked(&mut self, pools: &[&str]) -> anyhow::Result<bool> {
         let missing: Vec<&str> = pools
             .iter()
             .copied()
@@ -142,11 +195,12 @@ impl BootstrapTokens {
 
     /// Replaces `pool`'s token with a new one; returns it.
     pub fn rotate(&mut self, pool: &str) -> anyhow::Result<String> {
-        self.refresh();
-        let t = generate();
-        self.pools.insert(pool.to_string(), t.clone());
-        self.write()?;
-        Ok(t)
+        self.locked(|tokens| {
+            let t = generate();
+            tokens.pools.insert(pool.to_string(), t.clone());
+            tokens.write()?;
+            Ok(t)
+        })
     }
 
     fn write(&mut self) -> anyhow::Result<()> {
@@ -222,5 +276,42 @@ mod tests {
         assert!(t.check("worker", &new));
         assert!(!t.check("worker", &w));
         assert!(!t.refresh());
+    }
+
+    /// Servers creating tokens for new pools and `token rotate`s at the same time, each with
+    /// its own view of the file (as separate processes have): no change is lost.
+    #[test]
+    fn concurrent_writers_lose_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().to_path_buf();
+        BootstrapTokens::open(&dir)
+            .unwrap()
+            .ensure(&["worker"])
+            .unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let dir = dir.clone();
+                std::thread::spawn(move || {
+                    let mut t = BootstrapTokens::open(&dir).unwrap();
+                    let mut rotated = Vec::new();
+                    for j in 0..10 {
+                        let pool = format!("pool-{i}-{j}");
+                        assert!(t.ensure(&[pool.as_str()]).unwrap());
+                        rotated.push((pool.clone(), t.rotate(&pool).unwrap()));
+                    }
+                    rotated
+                })
+            })
+            .collect();
+        let mut want = Vec::new();
+        for th in threads {
+            want.extend(th.join().unwrap());
+        }
+        let t = BootstrapTokens::open(&dir).unwrap();
+        assert!(t.get("worker").is_some());
+        for (pool, token) in want {
+            assert_eq!(t.get(&pool), Some(token.as_str()), "{pool} lost");
+        }
+        assert!(dir.join(BOOTSTRAP_TOKENS_LOCK).exists());
     }
 }

@@ -537,10 +537,118 @@ async fn restart_keeps_nodes_tokens_and_slots() {
     server.stop().await;
 }
 
+/// `/config/<pool>` carries the pool's bootstrap token: by default it is served only to a
+/// request with that token or a node token of the pool (401 otherwise, nothing served).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_needs_a_token_of_its_pool() {
+    let d = one_worker();
+    d.write(
+        "60-infra.yaml",
+        &mc(
+            "60-infra-motd",
+            "infra",
+            "config:\n  ignition: {version: 3.2.0}",
+        ),
+    );
+    d.write("pool-worker.yaml", &worker_pool(false, "1"));
+    d.write(
+        "pool-infra.yaml",
+        "apiVersion: machineconfiguration.openshift.io/v1\nkind: MachineConfigPool\n\
+         metadata:\n  name: infra\nspec:\n  machineConfigSelector:\n    matchLabels:\n      \
+         machineconfiguration.openshift.io/role: infra\n",
+    );
+    let server = mcs::serve::start(d.options_with_auth()).await.unwrap();
+    let c = Client::for_server(&server);
+    let tokens = |pool: &str| {
+        server
+            .nodes
+            .with_tokens(|t| t.get(pool).map(str::to_string))
+            .unwrap()
+    };
+    let (worker, infra) = (tokens("worker"), tokens("infra"));
+    let get = |token: Option<String>| {
+        let c = &c;
+        async move {
+            let a = token.map(|t| format!("Bearer {t}"));
+            let mut h = vec![(
+                "accept",
+                "application/vnd.coreos.ignition+json;version=3.6.0",
+            )];
+            if let Some(a) = &a {
+                h.push(("authorization", a.as_str()));
+            }
+            c.call(
+                hyper::Method::GET,
+                "/config/worker",
+                &h,
+                bytes::Bytes::new(),
+            )
+            .await
+        }
+    };
+    let r = get(None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.header("www-authenticate").starts_with("Bearer"));
+    assert!(!String::from_utf8_lossy(&r.body).contains(&worker));
+    assert_eq!(
+        get(Some("nonsense".into())).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get(Some(infra.clone())).await.status,
+        StatusCode::UNAUTHORIZED,
+        "another pool's bootstrap token"
+    );
+    let r = get(Some(worker.clone())).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let (_, served, _) = {
+        let cfg = r.config().config;
+        let t = file_text(&cfg, node_api::BOOTSTRAP_TOKEN_PATH);
+        ((), t.trim().to_string(), ())
+    };
+    assert_eq!(served, worker);
+    // A node token of the pool works too; one of another pool does not.
+    let tw = node(&c, "w1", &worker).await;
+    assert_eq!(get(Some(tw)).await.status, StatusCode::OK);
+    let r = c
+        .post_json(
+            node_api::REGISTER_PATH,
+            Some(&infra),
+            &[],
+            &json!({"name": "i1", "pool": "infra"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let ti = r.json()["nodeToken"].as_str().unwrap().to_string();
+    assert_eq!(get(Some(ti)).await.status, StatusCode::UNAUTHORIZED);
+    // HEAD too, and the plain listener as well.
+    let r = c.request(hyper::Method::HEAD, "/config/worker", None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let plain = server.insecure_addr.unwrap();
+    assert_eq!(
+        plain_get(plain, "/config/worker").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let auth = format!("Bearer {worker}");
+    assert_eq!(
+        plain_get_with(plain, "/config/worker", &[("authorization", &auth)])
+            .await
+            .status,
+        StatusCode::OK
+    );
+    // After a rotation the old bootstrap token no longer fetches the config.
+    let new = server.nodes.with_tokens(|t| t.rotate("worker")).unwrap();
+    assert_eq!(get(Some(worker)).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(get(Some(new)).await.status, StatusCode::OK);
+    // Health checks need nothing.
+    assert_eq!(c.get("/healthz", None).await.status, StatusCode::OK);
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pointer_config_validates_and_reaches_the_server() {
     let d = one_worker();
-    let server = d.start().await;
+    let server = mcs::serve::start(d.options_with_auth()).await.unwrap();
     let url = format!("https://localhost:{}", server.tls_addr.port());
     let out = std::process::Command::new(BIN)
         .args([
@@ -574,12 +682,42 @@ async fn pointer_config_validates_and_reaches_the_server() {
     let ca = ignition::dataurl::decode(ca_url).unwrap().data;
     assert_eq!(ca, std::fs::read(d.state().join("ca.crt")).unwrap());
 
-    // The embedded CA is enough to fetch the merged config.
+    // The embedded CA and the header are enough to fetch the merged config; without the
+    // header the server refuses.
+    let h = &ign.config.merge[0].http_headers;
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0].name, "Authorization");
+    let auth = h[0].value.clone().unwrap();
+    let token = server
+        .nodes
+        .with_tokens(|t| t.get("worker").map(str::to_string))
+        .unwrap();
+    assert_eq!(auth, format!("Bearer {token}"));
     let pem = d.tmp.path().join("pointer-ca.pem");
     std::fs::write(&pem, &ca).unwrap();
     let c = Client::new(&pem, server.tls_addr);
-    let r = c.get("/config/worker", Some(&accept("3.3.0"))).await;
+    let a = accept("3.3.0");
+    let r = c
+        .call(
+            hyper::Method::GET,
+            "/config/worker",
+            &[("accept", &a), ("authorization", &auth)],
+            bytes::Bytes::new(),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK);
+    let r = c.get("/config/worker", Some(&a)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // --anonymous leaves it out.
+    let out2 = std::process::Command::new(BIN)
+        .args(["pointer", "--anonymous", "--state-dir"])
+        .arg(d.state())
+        .args(["--pool", "worker", "--url", &url])
+        .output()
+        .unwrap();
+    assert!(out2.status.success());
+    let p2 = ignition::parse(&out2.stdout).unwrap();
+    assert!(p2.config.ignition.config.merge[0].http_headers.is_empty());
 
     let go = std::path::Path::new("/usr/bin/ignition-validate");
     if go.exists() {

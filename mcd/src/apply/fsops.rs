@@ -15,11 +15,38 @@ pub const TMP_PREFIX: &str = ".mcd-tmp-";
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn tmp_name(dir: &Path) -> std::path::PathBuf {
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     dir.join(format!(
         "{TMP_PREFIX}{}-{}",
-        std::process::id(),
+        PID.get_or_init(std::process::id),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ))
+}
+
+/// The process's umask, read once (from `/proc/self/status`, which does not change it).
+fn umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("Umask:"))
+                    .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+            })
+            .unwrap_or(0o777)
+    })
+}
+
+/// The mode to create a file with: `mode` itself when creating with it gives exactly it (no
+/// special bits, nothing the umask clears), so no `fchmod` is needed; else 0600 and a `fchmod`.
+fn create_mode(mode: u32) -> (u32, bool) {
+    let mode = mode & 0o7777;
+    if mode & 0o7000 == 0 && mode & umask() == 0 {
+        (mode, false)
+    } else {
+        (0o600, true)
+    }
 }
 
 /// Directories resolved during one apply: the in-root parent as the config names it, and where
@@ -95,8 +122,9 @@ pub fn prepare(root: &Root, path: &str) -> Result<std::path::PathBuf> {
 }
 
 fn euid() -> (u32, u32) {
+    static IDS: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
     // SAFETY: no preconditions.
-    unsafe { (libc::geteuid(), libc::getegid()) }
+    *IDS.get_or_init(|| unsafe { (libc::geteuid(), libc::getegid()) })
 }
 
 /// Writes `data` to `path` atomically with `mode` and owner (uid, gid). `sync`: fsync the file
@@ -128,12 +156,53 @@ fn fill(
     owner: Option<(u32, u32)>,
 ) -> io::Result<()> {
     f.write_all(data)?;
+    let mut chmod = create_mode(mode).1;
     if let Some((u, g)) = owner {
         if (u, g) != euid() {
             std::os::unix::fs::fchown(&*f, Some(u), Some(g))?;
+            // chown may clear bits for some filesystems' rules: set the mode after it.
+            chmod = true;
         }
     }
-    f.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))
+    if chmod {
+        f.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))?;
+    }
+    Ok(())
+}
+
+/// Replacements written to temporary files in an apply and not yet renamed over their paths
+/// (temporary file, path). [`Staged::flush`] syncs the filesystem once and renames them all:
+/// ext4 (`auto_da_alloc`) starts the writeback of a file renamed over another one at the
+/// rename, one small write per file; after the sync there is nothing left to write, and the
+/// whole batch goes to the disk at once. Until the renames every path still holds its old
+/// file; a rollback removes the temporary files (they are in the journaled paths'
+/// directories).
+#[derive(Debug, Default)]
+pub struct Staged {
+    renames: Vec<(std::path::PathBuf, std::path::PathBuf, String)>,
+}
+
+impl Staged {
+    pub fn is_empty(&self) -> bool {
+        self.renames.is_empty()
+    }
+
+    /// Syncs the filesystem of `root`, then renames every staged file over its path, calling
+    /// `each` after each rename.
+    pub fn flush(&mut self, root: &Root, mut each: impl FnMut()) -> Result<()> {
+        if self.renames.is_empty() {
+            return Ok(());
+        }
+        syncfs(root.dir())?;
+        for (tmp, host, path) in self.renames.drain(..) {
+            if let Err(e) = std::fs::rename(&tmp, &host) {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e).with_context(|| format!("writing {path}"));
+            }
+            each();
+        }
+        Ok(())
+    }
 }
 
 /// [`write_atomic`] inside an apply. `fresh`: the journal holds `path` as missing, so when it
@@ -152,12 +221,54 @@ pub fn write_in(
     sync: bool,
     fresh: bool,
 ) -> Result<()> {
+    write_or_stage(dirs, root, path, data, mode, owner, sync, fresh, None)
+}
+
+/// [`write_in`], but a replacement (a path that exists) is left as a temporary file in
+/// `staged`, renamed over the path by [`Staged::flush`].
+#[allow(clippy::too_many_arguments)]
+pub fn write_staged(
+    dirs: &mut Dirs,
+    root: &Root,
+    path: &str,
+    data: &[u8],
+    mode: u32,
+    owner: Option<(u32, u32)>,
+    fresh: bool,
+    staged: &mut Staged,
+) -> Result<()> {
+    write_or_stage(
+        dirs,
+        root,
+        path,
+        data,
+        mode,
+        owner,
+        false,
+        fresh,
+        Some(staged),
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_or_stage(
+    dirs: &mut Dirs,
+    root: &Root,
+    path: &str,
+    data: &[u8],
+    mode: u32,
+    owner: Option<(u32, u32)>,
+    sync: bool,
+    fresh: bool,
+    staged: Option<&mut Staged>,
+) -> Result<()> {
     let host = dirs.prepare(root, path)?;
+    let cmode = create_mode(mode).0;
     let open = |p: &Path| {
         std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .mode(0o600)
+            .mode(cmode)
             .custom_flags(libc::O_NOFOLLOW)
             .open(p)
     };
@@ -179,6 +290,15 @@ pub fn write_in(
         .parent()
         .ok_or_else(|| anyhow!("{path}: no parent directory"))?;
     let tmp = tmp_name(dir);
+    if let Some(staged) = staged {
+        let r = open(&tmp).and_then(|mut f| fill(&mut f, data, mode, owner));
+        if let Err(e) = r {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e).with_context(|| format!("writing {path}"));
+        }
+        staged.renames.push((tmp, host, path.to_string()));
+        return Ok(());
+    }
     let r = (|| -> io::Result<()> {
         let mut f = open(&tmp)?;
         fill(&mut f, data, mode, owner)?;

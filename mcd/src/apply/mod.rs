@@ -30,14 +30,48 @@ pub struct Options {
     pub full: bool,
 }
 
-fn run_op(root: &Root, dirs: &mut fsops::Dirs, op: &Op<'_>) -> Result<()> {
+/// Where an apply writes: the resolved directories, the paths the journal recorded as missing
+/// (created in place), the replacements waiting for their rename.
+struct Writer<'a> {
+    dirs: fsops::Dirs,
+    missing: std::collections::HashSet<&'a str>,
+    staged: fsops::Staged,
+}
+
+impl Writer<'_> {
+    /// Whether the journal recorded `path` as missing.
+    fn fresh(&mut self, root: &Root, path: &str) -> bool {
+        self.dirs
+            .resolve(root, path)
+            .is_ok_and(|r| self.missing.contains(r.as_str()))
+    }
+}
+
+fn run_op(root: &Root, w: &mut Writer<'_>, op: &Op<'_>) -> Result<()> {
+    if !matches!(op, Op::Write { .. } | Op::Stamp { .. } | Op::Backup { .. }) {
+        // Anything else may look at a path a staged write has not reached yet.
+        w.staged.flush(root, hooks::point)?;
+    }
+    let dirs = &mut w.dirs;
     match op {
         Op::Write {
             path,
             data,
             mode,
             owner,
-        } => fsops::write_in(dirs, root, path, data, *mode, Some(*owner), false, true),
+        } => {
+            let fresh = w.fresh(root, path);
+            fsops::write_staged(
+                &mut w.dirs,
+                root,
+                path,
+                data,
+                *mode,
+                Some(*owner),
+                fresh,
+                &mut w.staged,
+            )
+        }
         Op::Symlink { path, target } => fsops::symlink(dirs, root, path, target),
         Op::Remove { path } => fsops::remove_in(dirs, root, path),
         Op::Rename { from, to } => fsops::rename(dirs, root, from, to),
@@ -46,16 +80,20 @@ fn run_op(root: &Root, dirs: &mut fsops::Dirs, op: &Op<'_>) -> Result<()> {
             let dst = dirs.prepare(root, &crate::paths::orig_of(path))?;
             fsops::copy_exact(&src, &dst).with_context(|| format!("keeping the original of {path}"))
         }
-        Op::Stamp { path } => fsops::write_in(
-            dirs,
-            root,
-            &crate::paths::noorig_of(path),
-            b"",
-            0o644,
-            None,
-            false,
-            true,
-        ),
+        Op::Stamp { path } => {
+            let stamp = crate::paths::noorig_of(path);
+            let fresh = w.fresh(root, &stamp);
+            fsops::write_staged(
+                &mut w.dirs,
+                root,
+                &stamp,
+                b"",
+                0o644,
+                None,
+                fresh,
+                &mut w.staged,
+            )
+        }
         Op::Mkdir { path, mode, owner } => fsops::mkdir(dirs, root, path, *mode, *owner),
         Op::Password { hash } => {
             let args = vec![
@@ -189,12 +227,33 @@ fn run_steps(
     os_cmds: &[(&'static str, Vec<String>)],
     j: &mut journal::Journal,
 ) -> Result<Applied> {
-    let mut dirs = fsops::Dirs::default();
+    let missing = j
+        .entries
+        .iter()
+        .filter(|e| e.backup.is_none())
+        .map(|e| e.path.as_str())
+        .collect();
+    let mut w = Writer {
+        dirs: fsops::Dirs::default(),
+        missing,
+        staged: fsops::Staged::default(),
+    };
+    let mut last = "";
     for (step, op) in steps {
+        if *step != last {
+            w.staged
+                .flush(root, hooks::point)
+                .with_context(|| format!("step {last}"))?;
+            last = step;
+        }
         hooks::fail(step)?;
-        run_op(root, &mut dirs, op).with_context(|| format!("step {step}"))?;
+        run_op(root, &mut w, op).with_context(|| format!("step {step}"))?;
         hooks::point();
     }
+    w.staged
+        .flush(root, hooks::point)
+        .with_context(|| format!("step {last}"))?;
+    drop(w);
     let mut applied = Applied::default();
     let mut expected = None;
     if !os_cmds.is_empty() {

@@ -222,7 +222,9 @@ pub fn compute<'a>(
             "files",
             Op::Write {
                 path: path.clone(),
-                data: Cow::Borrowed(&f.contents),
+                data: Cow::Borrowed(f.contents.data().ok_or_else(|| {
+                    anyhow!("{path}: the config to apply was kept without its contents")
+                })?),
                 mode: f.mode,
                 owner,
             },

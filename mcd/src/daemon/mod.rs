@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod drift;
+pub mod metrics;
 pub mod settings;
 
 use std::sync::{Arc, Mutex};
@@ -24,7 +25,9 @@ use crate::paths;
 use crate::plan::{self, Plan};
 use crate::policy::{Action, Policy};
 use crate::state::{self, NodeState};
+use crate::verify::{self, BootCheck};
 use client::{CallError, CallResult, Client};
+use metrics::Metrics;
 use settings::{Backoff, Settings, REBOOT_HOOK_ENV, SETTINGS_PATH};
 
 /// Everything both threads (the update loop and the drift watcher) share.
@@ -43,6 +46,24 @@ struct Daemon {
     current: Mutex<Arc<Desired>>,
     /// The last drift reported (empty: none).
     drift: Mutex<Vec<String>>,
+    /// Set when the verification after a reboot failed (Degraded with this reason): the drift
+    /// watcher does not report Done while it is set; a successful update clears it.
+    boot_failed: Mutex<Option<String>>,
+    boot_check: BootCheck,
+    boot_timeout: std::time::Duration,
+    metrics: Arc<Metrics>,
+}
+
+/// `mcd start`'s options.
+#[derive(Debug, Clone)]
+pub struct StartOptions {
+    /// The node's name; the host name when `None`.
+    pub node_name: Option<String>,
+    /// The boot-complete check after a reboot into an update (as `mcd verify-boot`'s).
+    pub boot_check: BootCheck,
+    pub boot_timeout: std::time::Duration,
+    /// Where to serve Prometheus metrics (off when `None`).
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// How an update attempt ended (errors aside: those are reported Degraded and retried).
@@ -56,8 +77,8 @@ enum Outcome {
 }
 
 /// `mcd start`: runs until killed.
-pub fn start(ctx: &Ctx, node_name: Option<String>) -> Result<()> {
-    let node = match node_name {
+pub fn start(ctx: &Ctx, opts: StartOptions) -> Result<()> {
+    let node = match opts.node_name {
         Some(n) => n,
         None => host_name()?,
     };
@@ -71,8 +92,12 @@ pub fn start(ctx: &Ctx, node_name: Option<String>) -> Result<()> {
         .trim()
         .to_string();
     let client = Client::new(&mcs, settings.poll_wait_seconds)?;
+    let metrics = Arc::new(Metrics::default());
+    if let Some(addr) = opts.metrics_listen {
+        metrics::serve(addr, Arc::clone(&metrics))?;
+    }
     crate::commands::recover_journal(ctx)?;
-    let current = Arc::new(state::current(&ctx.root)?);
+    let current = Arc::new(state::current_light(&ctx.root)?);
     let token = std::fs::read_to_string(ctx.root.host(node_api::NODE_TOKEN_PATH))
         .map(|t| t.trim().to_string())
         .unwrap_or_default();
@@ -88,6 +113,10 @@ pub fn start(ctx: &Ctx, node_name: Option<String>) -> Result<()> {
         busy: Mutex::new(()),
         current: Mutex::new(current),
         drift: Mutex::new(Vec::new()),
+        boot_failed: Mutex::new(None),
+        boot_check: opts.boot_check,
+        boot_timeout: opts.boot_timeout,
+        metrics,
     });
     tracing::info!(node = %d.node, pool = %d.pool, servers = ?mcs.servers, "mcd start: node {} in pool {}", d.node, d.pool);
     if d.token().is_empty() {
@@ -113,19 +142,6 @@ fn annotated_config(root: &Root) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Whether a MachineConfig's Ignition part is empty but for its version (the encapsulated
-/// first-boot config).
-fn encapsulated_only(mc: &machine_config::MachineConfig) -> bool {
-    let Some(o) = mc.spec.config.as_object() else {
-        return true;
-    };
-    o.iter().all(|(k, v)| {
-        k == "ignition"
-            && v.as_object()
-                .is_some_and(|i| i.keys().all(|k| k == "version"))
-    })
-}
-
 /// In-root path of the annotations the served config carries.
 const NODE_ANNOTATIONS: &str = "/etc/machine-config-daemon/node-annotations.json";
 
@@ -147,6 +163,13 @@ impl Daemon {
 
     fn current(&self) -> Arc<Desired> {
         Arc::clone(&self.current.lock().expect("current lock"))
+    }
+
+    fn ctx(&self) -> Ctx {
+        Ctx {
+            root: self.root.clone(),
+            sysroot: self.sysroot.clone(),
+        }
     }
 
     /// Registers with the bootstrap token and keeps the node token (0600).
@@ -211,6 +234,7 @@ impl Daemon {
         if let Err(e) = state::set(&self.root, local, reason, current, desired) {
             tracing::error!("writing the state file: {e:#}");
         }
+        self.metrics.set_state(&st.to_string(), current);
         match st {
             ApiState::Done => {
                 tracing::info!(message_id = ids::DONE, config = %current, "Done at {current}")
@@ -237,16 +261,23 @@ impl Daemon {
         crate::validate::validate(&self.root, cfg, self.sysroot.as_deref())
     }
 
-    /// The first report: after a reboot into a new config, its verification; otherwise the
-    /// node as it is (Done, or Degraded with the drift). A Done node holds no slot.
+    /// The first report: after a reboot into a new config (`pending.json`), its verification
+    /// ([`Daemon::after_reboot`]); otherwise the node as it is (Done, or Degraded with the
+    /// drift). A Done node holds no slot.
     fn startup(&self) {
+        match crate::pending::read(&self.root) {
+            Ok(Some(p)) => {
+                tracing::info!("verifying {} after the reboot", p.to);
+                if let Err(e) = self.after_reboot() {
+                    tracing::error!("verifying after the reboot: {e:#}");
+                }
+                return;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!("{e:#}"),
+        }
         let cur = self.current();
         let drift = self.validate(&cur);
-        let after_reboot = state::read_state(&self.root)
-            .is_some_and(|s| s.state == NodeState::Rebooting && s.desired_config == cur.name());
-        if after_reboot {
-            tracing::info!("verifying {} after the reboot", cur.name());
-        }
         if drift.is_empty() {
             self.report(ApiState::Done, cur.name(), cur.name(), "");
             self.retry("steady-state", || {
@@ -266,7 +297,7 @@ impl Daemon {
         let cur = self.current();
         let name = if !self.root.host(paths::CURRENT_CONFIG).exists() {
             annotated_config(&self.root)
-        } else if encapsulated_only(&cur.mc) {
+        } else if cur.config_empty {
             Some(cur.name().to_string())
         } else {
             None
@@ -281,9 +312,7 @@ impl Daemon {
         }) else {
             return;
         };
-        let full = match crate::source::parse(&raw, &path)
-            .and_then(|mc| Desired::from_mc(mc, &crate::source::fetcher()?))
-        {
+        let mut full = match crate::source::desired(&raw, &path) {
             Ok(f) => f,
             Err(e) => {
                 tracing::warn!("first-boot config {name}: {e:#}");
@@ -304,6 +333,7 @@ impl Daemon {
         match written {
             Ok(()) => {
                 tracing::info!("recorded {name} (written by Ignition) as the current config");
+                full.lighten();
                 *self.current.lock().expect("current lock") = Arc::new(full);
             }
             Err(e) => tracing::error!("writing {}: {e:#}", paths::CURRENT_CONFIG),
@@ -311,6 +341,7 @@ impl Daemon {
     }
 
     fn report_drift(&self, cur: &Desired, drift: Vec<String>) {
+        Metrics::inc(&self.metrics.drift_detections);
         let reason = format!(
             "on-disk state does not match {}: {}",
             cur.name(),
@@ -320,23 +351,63 @@ impl Daemon {
         *self.drift.lock().expect("drift lock") = drift;
     }
 
-    /// The drift watcher (own thread).
+    /// The drift watcher (own thread): inotify events on the managed paths, the `lstat`
+    /// polling fallback every `watchIntervalSeconds`, a full validation every
+    /// `validateIntervalSeconds`.
     fn watch(&self) {
         let interval = std::time::Duration::from_secs(self.settings.watch_interval_seconds);
         let full = std::time::Duration::from_secs(self.settings.validate_interval_seconds);
         let mut last_full = Instant::now();
         let mut last: Option<(String, std::collections::BTreeMap<String, drift::Stamp>)> = None;
+        let mut inotify = match drift::Inotify::new() {
+            Ok(i) => Some(i),
+            Err(e) => {
+                tracing::warn!("inotify: {e}; polling the managed paths only");
+                None
+            }
+        };
+        let mut armed = String::new();
+        let mut last_poll = Instant::now();
+        // Woken at least once a second: to re-arm the watches after an update, and for the
+        // polling fallback and the full validation when they are due.
+        let tick = interval.min(std::time::Duration::from_secs(1));
         loop {
-            std::thread::sleep(interval);
+            let event = match inotify.as_mut() {
+                Some(i) => i.wait(tick),
+                None => {
+                    std::thread::sleep(tick);
+                    false
+                }
+            };
             let _busy = self.busy.lock().expect("busy lock");
             let cur = self.current();
-            let snap = drift::snapshot(&self.root, &drift::managed_paths(&cur));
-            let changed = !last
-                .as_ref()
-                .is_some_and(|(name, s)| name == cur.name() && *s == snap);
-            last = Some((cur.name().to_string(), snap));
-            if !changed && last_full.elapsed() < full {
+            let rearm = inotify.is_some() && armed != cur.name();
+            let poll = last_poll.elapsed() >= interval;
+            let due = last_full.elapsed() >= full;
+            if !(event || rearm || poll || due) {
                 continue;
+            }
+            let paths = drift::managed_paths(&cur);
+            if let (Some(i), true) = (inotify.as_mut(), rearm) {
+                let n = i.arm(&self.root, &paths);
+                tracing::debug!("inotify: watching {n} directories for {}", cur.name());
+                armed = cur.name().to_string();
+            }
+            let mut changed = event;
+            if poll || !last.as_ref().is_some_and(|(n, _)| n == cur.name()) {
+                last_poll = Instant::now();
+                let snap = drift::snapshot(&self.root, &paths);
+                changed |= !last
+                    .as_ref()
+                    .is_some_and(|(name, s)| name == cur.name() && *s == snap);
+                last = Some((cur.name().to_string(), snap));
+            }
+            drop(paths);
+            if !changed && !due {
+                continue;
+            }
+            if event {
+                tracing::debug!("inotify: a managed path changed");
             }
             last_full = Instant::now();
             let found = self.validate(&cur);
@@ -345,6 +416,11 @@ impl Daemon {
                 continue;
             }
             if found.is_empty() {
+                if self.boot_failed.lock().expect("boot lock").is_some() {
+                    // Degraded by the verification after the reboot: stays until an update.
+                    self.drift.lock().expect("drift lock").clear();
+                    continue;
+                }
                 tracing::info!("drift from {} is gone", cur.name());
                 self.report(ApiState::Done, cur.name(), cur.name(), "");
                 self.drift.lock().expect("drift lock").clear();
@@ -415,16 +491,16 @@ impl Daemon {
                 self.call(|c, t| c.rendered(&d.machine_config_path, t))
             })
             .ok_or_else(|| anyhow!("{} refused", d.machine_config_path))?;
-        let mc = crate::source::parse(&raw, &d.machine_config_path)?;
-        if mc.name() != d.desired_config {
+        let new = crate::source::desired(&raw, &d.machine_config_path)?;
+        if new.name() != d.desired_config {
             anyhow::bail!(
                 "{} holds {}, not {}",
                 d.machine_config_path,
-                mc.name(),
+                new.name(),
                 d.desired_config
             );
         }
-        Desired::from_mc(mc, &crate::source::fetcher()?)
+        Ok(new)
     }
 
     /// Moves the node to the desired config of `d`.
@@ -467,6 +543,7 @@ impl Daemon {
                     old.name(),
                     drift.join("; ")
                 );
+                Metrics::inc(&self.metrics.drift_detections);
                 self.report(ApiState::Degraded, old.name(), new.name(), &reason);
                 *self.drift.lock().expect("drift lock") = drift;
                 anyhow::bail!("{reason}");
@@ -487,21 +564,25 @@ impl Daemon {
             full: false,
         };
         if let Err(e) = apply::apply(&self.root, &old, &new, &p, &opts) {
-            self.report(
-                ApiState::Degraded,
-                old.name(),
-                new.name(),
-                &format!("{e:#}"),
-            );
+            self.fail(old.name(), new.name(), &format!("{e:#}"));
             return Err(e);
         }
         tracing::info!(message_id = ids::UPDATE_APPLIED, config = %new.name(), "applied {}", new.name());
+        let mut new = new;
+        new.lighten();
         let new = Arc::new(new);
         *self.current.lock().expect("current lock") = Arc::clone(&new);
         self.drift.lock().expect("drift lock").clear();
+        *self.boot_failed.lock().expect("boot lock") = None;
+        drop(old);
         self.live_actions(&new, &p)?;
         if p.reboot() {
-            self.reboot(&new)?;
+            drop(new);
+            self.reboot()?;
+            if !self.after_reboot()? {
+                anyhow::bail!("the verification after the reboot failed");
+            }
+            return Ok(Outcome::Done);
         }
         self.verify(&new)?;
         if disruptive {
@@ -583,24 +664,36 @@ impl Daemon {
                     "applied {}, but the post-update actions failed: {e:#}",
                     new.name()
                 );
-                self.report(ApiState::Degraded, new.name(), new.name(), &reason);
+                self.fail(new.name(), new.name(), &reason);
                 Err(anyhow!(reason))
             }
         }
     }
 
-    /// On the booted system: logind's Reboot, then wait to be stopped (the next start verifies).
-    /// Under another root: `$MCD_REBOOT_HOOK` (a shell command) if set, then carry on as if
-    /// the node had come back.
-    fn reboot(&self, new: &Desired) -> Result<()> {
-        tracing::info!(message_id = ids::REBOOTING, config = %new.name(), "rebooting into {}", new.name());
-        state::set(&self.root, NodeState::Rebooting, "", new.name(), new.name())?;
+    /// On the booted system: logind's Reboot, then wait to be stopped (the next start verifies
+    /// with [`Daemon::after_reboot`]). Under another root: `$MCD_REBOOT_HOOK` (a shell command)
+    /// if set; the caller then carries on as the node that came back.
+    fn reboot(&self) -> Result<()> {
+        let Some(p) = crate::pending::read(&self.root)? else {
+            anyhow::bail!("rebooting: no pending update ({})", paths::PENDING);
+        };
+        let name = p.to.as_str();
+        tracing::info!(message_id = ids::REBOOTING, config = %name, "rebooting into {name}");
+        Metrics::inc(&self.metrics.reboots);
+        self.metrics.set_state("Rebooting", &p.from);
+        state::set(&self.root, NodeState::Rebooting, "", name, name)?;
         if apply::booted(&self.root) {
             crate::systemd::Bus::system()?.reboot()?;
             loop {
                 std::thread::park();
             }
         }
+        self.reboot_hook(name)
+    }
+
+    /// Under a root: `$MCD_REBOOT_HOOK` stands for the reboot (environment `MCD_NODE_NAME`,
+    /// `MCD_ROOT`, `MCD_CONFIG`); a failing hook makes the node Degraded.
+    fn reboot_hook(&self, config: &str) -> Result<()> {
         match std::env::var(REBOOT_HOOK_ENV) {
             Ok(cmd) if !cmd.is_empty() => {
                 let root = self.root.dir().display().to_string();
@@ -608,11 +701,11 @@ impl Daemon {
                 let env = [
                     ("MCD_NODE_NAME", self.node.as_str()),
                     ("MCD_ROOT", root.as_str()),
-                    ("MCD_CONFIG", new.name()),
+                    ("MCD_CONFIG", config),
                 ];
                 if let Err(e) = settings::run_hook("reboot hook", &argv, &env) {
                     let reason = format!("{e:#}");
-                    self.report(ApiState::Degraded, new.name(), new.name(), &reason);
+                    self.fail(config, config, &reason);
                     return Err(e);
                 }
             }
@@ -623,16 +716,71 @@ impl Daemon {
         Ok(())
     }
 
+    /// After the reboot into an update: `mcd verify-boot`'s checks and decision
+    /// ([`verify::verify`]: the booted deployment, the boot-complete check, files, units and
+    /// kernel arguments). Verified: the config is recorded as current, Done is reported (which
+    /// releases the slot) and steady-state is sent; `true`. Otherwise Degraded with the reason
+    /// (an unhealthy deployment rolled back first: on the booted system the rollback's reboot
+    /// comes next; under a root the reboot hook stands for it and the boot back is verified at
+    /// once); `false`. The slot stays held while the node is Degraded, as an unavailable node
+    /// counts against `maxUnavailable`.
+    fn after_reboot(&self) -> Result<bool> {
+        loop {
+            let out = verify::verify(&self.ctx(), &self.boot_check, self.boot_timeout)?;
+            let cur = Arc::new(state::current_light(&self.root)?);
+            *self.current.lock().expect("current lock") = Arc::clone(&cur);
+            match out {
+                None => return Ok(true),
+                Some(verify::Outcome::Verified { to }) => {
+                    tracing::info!("verified {to} after the reboot");
+                    *self.boot_failed.lock().expect("boot lock") = None;
+                    Metrics::inc(&self.metrics.updates_applied);
+                    self.report(ApiState::Done, cur.name(), cur.name(), "");
+                    self.retry("steady-state", || {
+                        self.call(|c, t| c.steady_state(&self.node, &self.pool, t))
+                    });
+                    return Ok(true);
+                }
+                Some(verify::Outcome::Degraded { to, reason }) => {
+                    *self.boot_failed.lock().expect("boot lock") = Some(reason.clone());
+                    self.fail(cur.name(), &to, &reason);
+                    return Ok(false);
+                }
+                Some(verify::Outcome::RolledBack { to, reason }) => {
+                    Metrics::inc(&self.metrics.rollbacks);
+                    *self.boot_failed.lock().expect("boot lock") = Some(reason.clone());
+                    // Counted as a failure once, when the boot back is verified (Degraded).
+                    self.report(ApiState::Degraded, cur.name(), &to, &reason);
+                    if apply::booted(&self.root) {
+                        // verify asked logind to reboot into the previous deployment.
+                        loop {
+                            std::thread::park();
+                        }
+                    }
+                    Metrics::inc(&self.metrics.reboots);
+                    self.reboot_hook(&to)?;
+                }
+            }
+        }
+    }
+
     /// Validates the node at `new` and reports Done (releasing the slot), or Degraded.
     fn verify(&self, new: &Desired) -> Result<()> {
         let drift = self.validate(new);
         if !drift.is_empty() {
             let reason = format!("after the update to {}: {}", new.name(), drift.join("; "));
-            self.report(ApiState::Degraded, new.name(), new.name(), &reason);
+            self.fail(new.name(), new.name(), &reason);
             *self.drift.lock().expect("drift lock") = drift;
             anyhow::bail!(reason);
         }
+        Metrics::inc(&self.metrics.updates_applied);
         self.report(ApiState::Done, new.name(), new.name(), "");
         Ok(())
+    }
+
+    /// Reports an update that failed: Degraded with the reason, counted.
+    fn fail(&self, current: &str, desired: &str, reason: &str) {
+        Metrics::inc(&self.metrics.update_failures);
+        self.report(ApiState::Degraded, current, desired, reason);
     }
 }

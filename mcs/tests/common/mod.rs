@@ -58,7 +58,15 @@ impl Dirs {
         std::fs::write(&tmp, text).expect("write");
         std::fs::rename(&tmp, self.input().join(file)).expect("rename");
     }
+    /// The serving tests fetch `/config/<pool>` without a token (`--allow-anonymous-config`);
+    /// [`Dirs::options_with_auth`] is the default server, which requires one.
     pub fn options(&self) -> ServeOptions {
+        ServeOptions {
+            allow_anonymous_config: true,
+            ..self.options_with_auth()
+        }
+    }
+    pub fn options_with_auth(&self) -> ServeOptions {
         ServeOptions {
             dir: self.input(),
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -185,8 +193,13 @@ impl Client {
 
 /// Plain HTTP.
 pub async fn plain_get(addr: SocketAddr, path: &str) -> Resp {
+    plain_get_with(addr, path, &[]).await
+}
+
+/// Plain HTTP with headers.
+pub async fn plain_get_with(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Resp {
     let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    send(TokioIo::new(tcp), Method::GET, path, &[], Bytes::new()).await
+    send(TokioIo::new(tcp), Method::GET, path, headers, Bytes::new()).await
 }
 
 async fn send<IO>(io: IO, method: Method, path: &str, headers: &[(&str, &str)], body: Bytes) -> Resp
