@@ -1,123 +1,79 @@
-//! Image builder: rootfs, ostree commit, disk image, live ISO and PXE artifacts from Debian packages.
+//! `images`: builds mooring's OS images from Debian packages (see docs/images.md).
 //!
-//! Status: not implemented yet. Tracked in issue #8.
-//! The command line in [`HELP`] is the planned contract; until the part is built, every
-//! subcommand fails with exit status 2 and says which issue tracks it.
+//! `images build --output DIR` makes a Debian root (mmdebstrap), our initramfs (dracut, with the
+//! ignition stages), an ostree commit in an archive repo, and a disk image (GPT by gptman, ext4
+//! filesystems filled without mounting, extlinux) that boots through firmware into the ostree
+//! deployment with `ignition.firstboot`. Every step is cached by the hash of its inputs.
 
-use std::fmt;
+pub mod base;
+pub mod binaries;
+pub mod bls;
+pub mod cache;
+pub mod disk;
+pub mod embed;
+pub mod install;
+pub mod iso;
+pub mod layer;
+pub mod layout;
+pub mod manifest;
+pub mod ostree;
+pub mod pipeline;
+pub mod pxe;
+pub mod rootfs;
+pub mod run;
+pub mod sysroot;
+pub mod units;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
 
 /// The program name used in messages.
 pub const PROG: &str = "images";
 
-/// Planned subcommands and the issue that tracks each one.
-pub const COMMANDS: &[(&str, u32)] = &[
-    ("rootfs", 8),
-    ("commit", 8),
-    ("disk", 8),
-    ("iso", 8),
-    ("pxe", 8),
-];
-
-/// Options that may come before the subcommand and take a value (`--opt V` or `--opt=V`).
-const GLOBAL_VALUE_OPTIONS: &[&str] = &[];
-
-/// `--help` text: the planned command line.
-pub const HELP: &str = "\
-images - build OS images from Debian packages
-NOT IMPLEMENTED YET (tracked in issue #8): every subcommand exits with status 2.
-
-Planned usage (flags are settled in issue #8):
-  images rootfs    Build a root filesystem from Debian packages
-  images commit    Commit a root filesystem to an ostree repository
-  images disk      Build a bootable disk image
-  images iso       Build a live ISO (with an embedded Ignition config)
-  images pxe       Build PXE artifacts (kernel, initramfs, rootfs)
-
-Options:
-  -h, --help       Print this help
-  -V, --version    Print the version
-";
-
-/// What the command line asks for, when it asks for something that works today.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Action {
-    Help,
-    Version,
+#[derive(Debug, Parser)]
+#[command(
+    name = "images",
+    version,
+    about = "Build mooring OS images (disk, ostree repo, PXE, ISO) from Debian packages",
+    long_about = "Build mooring OS images from Debian packages.\n\n\
+        `images build --output DIR` writes DIR/disk.raw, DIR/disk.qcow2 (GPT: BIOS-BOOT, EFI-SYSTEM, \
+        boot, root; SeaBIOS + extlinux boot into an ostree deployment with ignition.firstboot), \
+        DIR/repo (ostree archive repo, servable over HTTP) and DIR/build.json. Steps are cached \
+        by the hash of their inputs; a rebuild with nothing changed does nothing. Needs root."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
 }
 
-/// Why the command line cannot be served.
-#[derive(Debug, PartialEq, Eq)]
-pub enum CliError {
-    /// The arguments do not match the planned command line.
-    Usage(String),
-    /// The subcommand is planned but not built yet.
-    NotImplemented { command: String, issue: u32 },
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Build the image into DIR (cached steps: rootfs, base, commit, disk)
+    Build {
+        /// Output directory
+        #[arg(long, value_name = "DIR")]
+        output: PathBuf,
+        /// The manifest (default: images/manifest.toml of the repository, embedded)
+        #[arg(long, value_name = "FILE")]
+        manifest: Option<PathBuf>,
+        /// Cache directory (default: $MOORING_CACHE, else /var/cache/mooring)
+        #[arg(long, value_name = "DIR")]
+        cache: Option<PathBuf>,
+        /// Where our release binaries (ignition, mcd, rpm-ostree) are (default: the directory of this executable)
+        #[arg(long, value_name = "DIR")]
+        bin_dir: Option<PathBuf>,
+    },
+    /// Embed an Ignition config in a live ISO or a PXE initramfs (or --show / --remove it)
+    EmbedIgnition(embed::EmbedArgs),
+    /// Write the disk image to DEVICE with an Ignition config for its first boot
+    Install(install::InstallArgs),
 }
 
-impl fmt::Display for CliError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CliError::Usage(msg) => write!(f, "{PROG}: {msg} (see '{PROG} --help')"),
-            CliError::NotImplemented { command, issue } => {
-                write!(
-                    f,
-                    "{command}: not implemented yet (tracked in issue #{issue})"
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for CliError {}
-
-fn is_help(arg: &str) -> bool {
-    matches!(arg, "-h" | "--help" | "help")
-}
-
-/// Parses the arguments (without the program name). Pure: prints nothing.
-pub fn parse<I, S>(args: I) -> Result<Action, CliError>
-where
-    I: IntoIterator<Item = S>,
-    S: Into<String>,
-{
-    let mut args = args.into_iter().map(Into::into);
-    while let Some(arg) = args.next() {
-        if is_help(&arg) {
-            return Ok(Action::Help);
-        }
-        if arg == "-V" || arg == "--version" {
-            return Ok(Action::Version);
-        }
-        if let Some(name) = arg.strip_prefix("--") {
-            let (name, inline_value) = match name.split_once('=') {
-                Some((n, _)) => (n, true),
-                None => (name, false),
-            };
-            if !GLOBAL_VALUE_OPTIONS.contains(&name) {
-                return Err(CliError::Usage(format!("unknown option '{arg}'")));
-            }
-            if !inline_value && args.next().is_none() {
-                return Err(CliError::Usage(format!("option '--{name}' needs a value")));
-            }
-            continue;
-        }
-        if arg.starts_with('-') {
-            return Err(CliError::Usage(format!("unknown option '{arg}'")));
-        }
-        let Some(&(_, issue)) = COMMANDS.iter().find(|(name, _)| *name == arg) else {
-            return Err(CliError::Usage(format!("unknown subcommand '{arg}'")));
-        };
-        let rest: Vec<String> = args.collect();
-        if rest.iter().any(|a| a == "-h" || a == "--help") {
-            return Ok(Action::Help);
-        }
-        return Err(CliError::NotImplemented {
-            command: format!("{PROG} {arg}"),
-            issue,
-        });
-    }
-    Err(CliError::Usage("missing subcommand".to_string()))
-}
+/// Usage errors (exit status 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(String);
 
 /// Entry point used by `main`: parses `args` (without the program name) and acts on them.
 pub fn run<I, S>(args: I) -> anyhow::Result<()>
@@ -125,16 +81,33 @@ where
     I: IntoIterator<Item = S>,
     S: Into<String>,
 {
-    match parse(args)? {
-        Action::Help => print!("{HELP}"),
-        Action::Version => println!("{PROG} {}", env!("CARGO_PKG_VERSION")),
+    let argv = std::iter::once(PROG.to_string()).chain(args.into_iter().map(Into::into));
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(c) => c,
+        Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => {
+            print!("{e}");
+            return Ok(());
+        }
+        Err(e) => return Err(UsageError(e.to_string().trim_end().to_string()).into()),
+    };
+    match cli.command {
+        Command::Build { output, manifest, cache, bin_dir } => {
+            pipeline::build(&pipeline::Options {
+                output,
+                manifest,
+                cache: cache.unwrap_or_else(pipeline::default_cache),
+                bin_dir: bin_dir.unwrap_or_else(binaries::default_dir),
+            })?;
+        }
+        Command::EmbedIgnition(a) => embed::run(&a)?,
+        Command::Install(a) => install::run(&a)?,
     }
     Ok(())
 }
 
-/// Exit status for an error returned by [`run`]: 2 for usage and not-implemented errors, 1 otherwise.
+/// Exit status for an error returned by [`run`]: 2 for usage errors, 1 otherwise.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
-    if err.downcast_ref::<CliError>().is_some() {
+    if err.downcast_ref::<UsageError>().is_some() {
         2
     } else {
         1
@@ -146,69 +119,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_subcommand_names_its_issue() {
-        for &(name, issue) in COMMANDS {
-            let err = parse([name]).unwrap_err();
-            assert_eq!(
-                err,
-                CliError::NotImplemented {
-                    command: format!("{PROG} {name}"),
-                    issue
-                }
-            );
-            let msg = err.to_string();
-            assert_eq!(
-                msg,
-                format!("{PROG} {name}: not implemented yet (tracked in issue #{issue})")
-            );
-        }
-    }
-
-    #[test]
-    fn expected_issue_numbers() {
-        assert!(COMMANDS.contains(&("rootfs", 8)));
-        assert!(COMMANDS.contains(&("commit", 8)));
-        assert!(COMMANDS.contains(&("disk", 8)));
-        assert!(COMMANDS.contains(&("iso", 8)));
-        assert!(COMMANDS.contains(&("pxe", 8)));
-    }
-
-    #[test]
-    fn not_implemented_exits_with_status_2() {
-        let err = run([COMMANDS[0].0]).unwrap_err();
+    fn usage_errors_exit_2() {
+        let err = run(["build"]).unwrap_err();
         assert_eq!(exit_code(&err), 2);
-        assert!(err.to_string().contains("not implemented yet"), "{err}");
+        assert!(err.to_string().contains("--output"), "{err}");
+        assert_eq!(exit_code(&run(["disk"]).unwrap_err()), 2);
     }
 
     #[test]
-    fn help_states_the_plan() {
-        assert_eq!(parse(["--help"]), Ok(Action::Help));
-        assert_eq!(parse([COMMANDS[0].0, "--help"]), Ok(Action::Help));
-        for &(name, issue) in COMMANDS {
-            assert!(
-                HELP.contains(&format!("{PROG} {name}")),
-                "help lacks {name}"
-            );
-            assert!(
-                HELP.contains(&format!("#{issue}")),
-                "help lacks issue #{issue}"
-            );
-        }
-    }
-
-    #[test]
-    fn usage_errors() {
-        assert!(matches!(
-            parse(Vec::<String>::new()),
-            Err(CliError::Usage(_))
-        ));
-        assert!(matches!(
-            parse(["no-such-command"]),
-            Err(CliError::Usage(_))
-        ));
-        assert!(matches!(
-            parse(["--no-such-option"]),
-            Err(CliError::Usage(_))
-        ));
+    fn missing_binaries_fail_before_any_work() {
+        let d = tempfile::tempdir().unwrap();
+        let err = run([
+            "build", "--output", &d.path().join("out").to_string_lossy(),
+            "--cache", &d.path().join("cache").to_string_lossy(),
+            "--bin-dir", &d.path().to_string_lossy(),
+        ])
+        .unwrap_err();
+        assert_eq!(exit_code(&err), 1);
+        assert!(err.to_string().contains("cargo build --release --workspace"), "{err}");
+        assert!(!d.path().join("cache/rootfs").exists(), "nothing built");
     }
 }

@@ -1,114 +1,67 @@
-//! Initramfs builder: packs our `ignition` and its stage units into an initramfs.
+//! `initramfs`: builds the dracut initramfs that runs mooring's `ignition` stages on first boot.
 //!
-//! Status: not implemented yet. Tracked in issue #8.
-//! The command line in [`HELP`] is the planned contract; until the part is built, every
-//! subcommand fails with exit status 2 and says which issue tracks it.
+//! Why dracut (systemd in the initramfs) and not an init of our own: Debian's ostree-boot
+//! integrates with dracut only (`98ostree`, `ostree-prepare-root.service`), udev gives the stages
+//! their device names, and systemd's initrd targets give the ordering Ignition's units rely on
+//! (disks before `sysroot.mount`, files after the deployment is prepared). See docs/images.md.
 
-use std::fmt;
+pub mod build;
+pub mod cmd;
+pub mod cpio;
+pub mod cpio_cli;
+pub mod dracut;
+pub mod module;
+pub mod mounts;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
 
 /// The program name used in messages.
 pub const PROG: &str = "initramfs";
 
-/// Planned subcommands and the issue that tracks each one.
-pub const COMMANDS: &[(&str, u32)] = &[("build", 8)];
-
-/// Options that may come before the subcommand and take a value (`--opt V` or `--opt=V`).
-const GLOBAL_VALUE_OPTIONS: &[&str] = &[];
-
-/// `--help` text: the planned command line.
-pub const HELP: &str = "\
-initramfs - build the initramfs that carries mooring's ignition
-NOT IMPLEMENTED YET (tracked in issue #8): every subcommand exits with status 2.
-
-Planned usage (flags are settled in issue #8):
-  initramfs build
-      Build an initramfs with our ignition binary and its stage units.
-
-Options:
-  -h, --help       Print this help
-  -V, --version    Print the version
-";
-
-/// What the command line asks for, when it asks for something that works today.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Action {
-    Help,
-    Version,
+#[derive(Debug, Parser)]
+#[command(
+    name = "initramfs",
+    version,
+    about = "Build the dracut initramfs that runs mooring's ignition stages on first boot",
+    long_about = "Build the dracut initramfs that runs mooring's ignition stages on first boot.\n\n\
+        The stages (ignition-fetch-offline, -fetch, -kargs, -disks, -mount, -files, \
+        ignition-complete.target) run only with `ignition.firstboot` on the kernel command line; \
+        `ignition.platform.id=` picks the platform. Needs root (chroot, bind mounts)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
 }
 
-/// Why the command line cannot be served.
-#[derive(Debug, PartialEq, Eq)]
-pub enum CliError {
-    /// The arguments do not match the planned command line.
-    Usage(String),
-    /// The subcommand is planned but not built yet.
-    NotImplemented { command: String, issue: u32 },
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Install our dracut module and ignition into ROOT and run dracut there (chroot)
+    Build {
+        /// A root with a kernel, dracut and ostree-boot (e.g. a Debian rootfs)
+        #[arg(long, value_name = "ROOT")]
+        root: PathBuf,
+        /// Kernel version (default: the only one in ROOT/usr/lib/modules)
+        #[arg(long, value_name = "K")]
+        kver: Option<String>,
+        /// Our ignition binary (default: ROOT/usr/bin/ignition)
+        #[arg(long, value_name = "PATH")]
+        ignition: Option<PathBuf>,
+        /// Where to write the gzip-compressed initramfs
+        #[arg(long, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// List every member of an initramfs (all segments), one per line: mode, size, path
+    List(cpio_cli::ListArgs),
+    /// Append a gzip cpio segment holding host files to an initramfs
+    Append(cpio_cli::AppendArgs),
 }
 
-impl fmt::Display for CliError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CliError::Usage(msg) => write!(f, "{PROG}: {msg} (see '{PROG} --help')"),
-            CliError::NotImplemented { command, issue } => {
-                write!(
-                    f,
-                    "{command}: not implemented yet (tracked in issue #{issue})"
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for CliError {}
-
-fn is_help(arg: &str) -> bool {
-    matches!(arg, "-h" | "--help" | "help")
-}
-
-/// Parses the arguments (without the program name). Pure: prints nothing.
-pub fn parse<I, S>(args: I) -> Result<Action, CliError>
-where
-    I: IntoIterator<Item = S>,
-    S: Into<String>,
-{
-    let mut args = args.into_iter().map(Into::into);
-    while let Some(arg) = args.next() {
-        if is_help(&arg) {
-            return Ok(Action::Help);
-        }
-        if arg == "-V" || arg == "--version" {
-            return Ok(Action::Version);
-        }
-        if let Some(name) = arg.strip_prefix("--") {
-            let (name, inline_value) = match name.split_once('=') {
-                Some((n, _)) => (n, true),
-                None => (name, false),
-            };
-            if !GLOBAL_VALUE_OPTIONS.contains(&name) {
-                return Err(CliError::Usage(format!("unknown option '{arg}'")));
-            }
-            if !inline_value && args.next().is_none() {
-                return Err(CliError::Usage(format!("option '--{name}' needs a value")));
-            }
-            continue;
-        }
-        if arg.starts_with('-') {
-            return Err(CliError::Usage(format!("unknown option '{arg}'")));
-        }
-        let Some(&(_, issue)) = COMMANDS.iter().find(|(name, _)| *name == arg) else {
-            return Err(CliError::Usage(format!("unknown subcommand '{arg}'")));
-        };
-        let rest: Vec<String> = args.collect();
-        if rest.iter().any(|a| a == "-h" || a == "--help") {
-            return Ok(Action::Help);
-        }
-        return Err(CliError::NotImplemented {
-            command: format!("{PROG} {arg}"),
-            issue,
-        });
-    }
-    Err(CliError::Usage("missing subcommand".to_string()))
-}
+/// Usage errors (exit status 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(String);
 
 /// Entry point used by `main`: parses `args` (without the program name) and acts on them.
 pub fn run<I, S>(args: I) -> anyhow::Result<()>
@@ -116,16 +69,28 @@ where
     I: IntoIterator<Item = S>,
     S: Into<String>,
 {
-    match parse(args)? {
-        Action::Help => print!("{HELP}"),
-        Action::Version => println!("{PROG} {}", env!("CARGO_PKG_VERSION")),
+    let argv = std::iter::once(PROG.to_string()).chain(args.into_iter().map(Into::into));
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(c) => c,
+        Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => {
+            print!("{e}");
+            return Ok(());
+        }
+        Err(e) => return Err(UsageError(e.to_string().trim_end().to_string()).into()),
+    };
+    match cli.command {
+        Command::Build { root, kver, ignition, output } => {
+            build::build(&build::Options { root, kver, ignition, output })?;
+        }
+        Command::List(a) => cpio_cli::list(&a)?,
+        Command::Append(a) => cpio_cli::append(&a)?,
     }
     Ok(())
 }
 
-/// Exit status for an error returned by [`run`]: 2 for usage and not-implemented errors, 1 otherwise.
+/// Exit status for an error returned by [`run`]: 2 for usage errors, 1 otherwise.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
-    if err.downcast_ref::<CliError>().is_some() {
+    if err.downcast_ref::<UsageError>().is_some() {
         2
     } else {
         1
@@ -137,65 +102,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_subcommand_names_its_issue() {
-        for &(name, issue) in COMMANDS {
-            let err = parse([name]).unwrap_err();
-            assert_eq!(
-                err,
-                CliError::NotImplemented {
-                    command: format!("{PROG} {name}"),
-                    issue
-                }
-            );
-            let msg = err.to_string();
-            assert_eq!(
-                msg,
-                format!("{PROG} {name}: not implemented yet (tracked in issue #{issue})")
-            );
-        }
+    fn usage_errors_exit_2() {
+        let err = run(["build"]).unwrap_err();
+        assert_eq!(exit_code(&err), 2, "{err}");
+        assert!(err.to_string().contains("--root"), "{err}");
+        assert_eq!(exit_code(&run(["nope"]).unwrap_err()), 2);
     }
 
     #[test]
-    fn expected_issue_numbers() {
-        assert!(COMMANDS.contains(&("build", 8)));
-    }
-
-    #[test]
-    fn not_implemented_exits_with_status_2() {
-        let err = run([COMMANDS[0].0]).unwrap_err();
-        assert_eq!(exit_code(&err), 2);
-        assert!(err.to_string().contains("not implemented yet"), "{err}");
-    }
-
-    #[test]
-    fn help_states_the_plan() {
-        assert_eq!(parse(["--help"]), Ok(Action::Help));
-        assert_eq!(parse([COMMANDS[0].0, "--help"]), Ok(Action::Help));
-        for &(name, issue) in COMMANDS {
-            assert!(
-                HELP.contains(&format!("{PROG} {name}")),
-                "help lacks {name}"
-            );
-            assert!(
-                HELP.contains(&format!("#{issue}")),
-                "help lacks issue #{issue}"
-            );
-        }
-    }
-
-    #[test]
-    fn usage_errors() {
-        assert!(matches!(
-            parse(Vec::<String>::new()),
-            Err(CliError::Usage(_))
-        ));
-        assert!(matches!(
-            parse(["no-such-command"]),
-            Err(CliError::Usage(_))
-        ));
-        assert!(matches!(
-            parse(["--no-such-option"]),
-            Err(CliError::Usage(_))
-        ));
+    fn missing_dracut_is_a_clear_error() {
+        let root = tempfile::tempdir().unwrap();
+        let out = root.path().join("i.img");
+        let err = run(["build", "--root", root.path().to_str().unwrap(), "--output", out.to_str().unwrap()]).unwrap_err();
+        assert_eq!(exit_code(&err), 1);
+        assert!(err.to_string().contains("no dracut"), "{err}");
     }
 }

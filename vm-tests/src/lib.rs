@@ -1,204 +1,50 @@
-//! VM tests: a QEMU harness that boots our images and checks the whole life of a node.
+//! VM tests: a QEMU harness that boots mooring's OS image and checks the whole life of a node
+//! (issue #9). See docs/vm-tests.md.
 //!
-//! Status: not implemented yet. Tracked in issue #9.
-//! The command line in [`HELP`] is the planned contract; until the part is built, every
-//! subcommand fails with exit status 2 and says which issue tracks it.
+//! Layers, bottom up: [`cmd`] (every external command), [`accel`] (KVM probe, TCG fallback),
+//! [`qemu`] (machine description and process), [`console`], [`agent`] (commands in the guest
+//! over virtio-serial), [`disk`] (overlays, offline reads), [`machine`] (the scenario API),
+//! [`image`], [`mcs_host`], [`ctx`], [`scenarios`], [`runner`], [`cli`]. [`testkit`] is a
+//! busybox guest for the harness's own tests.
 
-use std::fmt;
+pub mod accel;
+pub mod agent;
+pub mod cli;
+pub mod cmd;
+pub mod console;
+pub mod ctx;
+pub mod disk;
+pub mod image;
+pub mod machine;
+pub mod mcs_host;
+pub mod qemu;
+pub mod runner;
+pub mod scenarios;
+pub mod testkit;
+pub mod workdir;
 
-/// The program name used in messages.
-pub const PROG: &str = "vm-tests";
+pub use cli::PROG;
 
-/// Planned subcommands and the issue that tracks each one.
-pub const COMMANDS: &[(&str, u32)] = &[("list", 9), ("run", 9)];
-
-/// Options that may come before the subcommand and take a value (`--opt V` or `--opt=V`).
-const GLOBAL_VALUE_OPTIONS: &[&str] = &[];
-
-/// `--help` text: the planned command line.
-pub const HELP: &str = "\
-vm-tests - QEMU harness and end-to-end scenarios
-NOT IMPLEMENTED YET (tracked in issue #9): every subcommand exits with status 2.
-
-Planned usage (flags are settled in issue #9):
-  vm-tests list
-      List the scenarios.
-  vm-tests run [SCENARIO...]
-      Boot the scenarios in QEMU (KVM when it works, TCG otherwise) and check them.
-
-Options:
-  -h, --help       Print this help
-  -V, --version    Print the version
-";
-
-/// What the command line asks for, when it asks for something that works today.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Action {
-    Help,
-    Version,
-}
-
-/// Why the command line cannot be served.
-#[derive(Debug, PartialEq, Eq)]
-pub enum CliError {
-    /// The arguments do not match the planned command line.
-    Usage(String),
-    /// The subcommand is planned but not built yet.
-    NotImplemented { command: String, issue: u32 },
-}
-
-impl fmt::Display for CliError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CliError::Usage(msg) => write!(f, "{PROG}: {msg} (see '{PROG} --help')"),
-            CliError::NotImplemented { command, issue } => {
-                write!(
-                    f,
-                    "{command}: not implemented yet (tracked in issue #{issue})"
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for CliError {}
-
-fn is_help(arg: &str) -> bool {
-    matches!(arg, "-h" | "--help" | "help")
-}
-
-/// Parses the arguments (without the program name). Pure: prints nothing.
-pub fn parse<I, S>(args: I) -> Result<Action, CliError>
+/// Entry point used by `main`: `Ok(false)` when a scenario failed.
+pub fn run<I, S>(args: I) -> anyhow::Result<bool>
 where
     I: IntoIterator<Item = S>,
     S: Into<String>,
 {
-    let mut args = args.into_iter().map(Into::into);
-    while let Some(arg) = args.next() {
-        if is_help(&arg) {
-            return Ok(Action::Help);
-        }
-        if arg == "-V" || arg == "--version" {
-            return Ok(Action::Version);
-        }
-        if let Some(name) = arg.strip_prefix("--") {
-            let (name, inline_value) = match name.split_once('=') {
-                Some((n, _)) => (n, true),
-                None => (name, false),
-            };
-            if !GLOBAL_VALUE_OPTIONS.contains(&name) {
-                return Err(CliError::Usage(format!("unknown option '{arg}'")));
-            }
-            if !inline_value && args.next().is_none() {
-                return Err(CliError::Usage(format!("option '--{name}' needs a value")));
-            }
-            continue;
-        }
-        if arg.starts_with('-') {
-            return Err(CliError::Usage(format!("unknown option '{arg}'")));
-        }
-        let Some(&(_, issue)) = COMMANDS.iter().find(|(name, _)| *name == arg) else {
-            return Err(CliError::Usage(format!("unknown subcommand '{arg}'")));
-        };
-        let rest: Vec<String> = args.collect();
-        if rest.iter().any(|a| a == "-h" || a == "--help") {
-            return Ok(Action::Help);
-        }
-        return Err(CliError::NotImplemented {
-            command: format!("{PROG} {arg}"),
-            issue,
-        });
+    match cli::parse(args)? {
+        cli::Action::Help => print!("{}", cli::HELP),
+        cli::Action::Version => println!("{PROG} {}", env!("CARGO_PKG_VERSION")),
+        cli::Action::List => runner::list(),
+        cli::Action::Run(opts) => return runner::run(&opts),
     }
-    Err(CliError::Usage("missing subcommand".to_string()))
+    Ok(true)
 }
 
-/// Entry point used by `main`: parses `args` (without the program name) and acts on them.
-pub fn run<I, S>(args: I) -> anyhow::Result<()>
-where
-    I: IntoIterator<Item = S>,
-    S: Into<String>,
-{
-    match parse(args)? {
-        Action::Help => print!("{HELP}"),
-        Action::Version => println!("{PROG} {}", env!("CARGO_PKG_VERSION")),
-    }
-    Ok(())
-}
-
-/// Exit status for an error returned by [`run`]: 2 for usage and not-implemented errors, 1 otherwise.
+/// Exit status for an error returned by [`run`]: 2 for usage errors, 1 otherwise.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
-    if err.downcast_ref::<CliError>().is_some() {
+    if err.downcast_ref::<cli::UsageError>().is_some() {
         2
     } else {
         1
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_subcommand_names_its_issue() {
-        for &(name, issue) in COMMANDS {
-            let err = parse([name]).unwrap_err();
-            assert_eq!(
-                err,
-                CliError::NotImplemented {
-                    command: format!("{PROG} {name}"),
-                    issue
-                }
-            );
-            let msg = err.to_string();
-            assert_eq!(
-                msg,
-                format!("{PROG} {name}: not implemented yet (tracked in issue #{issue})")
-            );
-        }
-    }
-
-    #[test]
-    fn expected_issue_numbers() {
-        assert!(COMMANDS.contains(&("list", 9)));
-        assert!(COMMANDS.contains(&("run", 9)));
-    }
-
-    #[test]
-    fn not_implemented_exits_with_status_2() {
-        let err = run([COMMANDS[0].0]).unwrap_err();
-        assert_eq!(exit_code(&err), 2);
-        assert!(err.to_string().contains("not implemented yet"), "{err}");
-    }
-
-    #[test]
-    fn help_states_the_plan() {
-        assert_eq!(parse(["--help"]), Ok(Action::Help));
-        assert_eq!(parse([COMMANDS[0].0, "--help"]), Ok(Action::Help));
-        for &(name, issue) in COMMANDS {
-            assert!(
-                HELP.contains(&format!("{PROG} {name}")),
-                "help lacks {name}"
-            );
-            assert!(
-                HELP.contains(&format!("#{issue}")),
-                "help lacks issue #{issue}"
-            );
-        }
-    }
-
-    #[test]
-    fn usage_errors() {
-        assert!(matches!(
-            parse(Vec::<String>::new()),
-            Err(CliError::Usage(_))
-        ));
-        assert!(matches!(
-            parse(["no-such-command"]),
-            Err(CliError::Usage(_))
-        ));
-        assert!(matches!(
-            parse(["--no-such-option"]),
-            Err(CliError::Usage(_))
-        ));
     }
 }

@@ -1,23 +1,8 @@
-//! Runs the built binary: unbuilt subcommands must fail loudly, `--help` must work.
+//! Runs the built binary: help, list, usage errors, and `run` of an unknown scenario.
 
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_vm-tests");
-
-#[test]
-fn subcommand_exits_2_with_issue_on_stderr() {
-    let out = Command::new(BIN)
-        .args(["run"])
-        .output()
-        .expect("run binary");
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("vm-tests run: not implemented yet (tracked in issue #9)"),
-        "stderr: {stderr}"
-    );
-    assert!(out.stdout.is_empty(), "must not print anything on stdout");
-}
 
 #[test]
 fn help_exits_0() {
@@ -26,5 +11,52 @@ fn help_exits_0() {
         .output()
         .expect("run binary");
     assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Planned usage"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("vm-tests run"), "{text}");
+    assert!(text.contains("--image-dir"), "{text}");
+}
+
+#[test]
+fn list_names_every_scenario() {
+    let out = Command::new(BIN).arg("list").output().expect("run binary");
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for name in [
+        "first-boot",
+        "fleet-join",
+        "rebootless-change",
+        "os-update",
+        "bad-update",
+        "bad-first-boot-config",
+        "live-and-network-boot",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(name)),
+            "{name} missing: {text}"
+        );
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        &[][..],
+        &["run"][..],
+        &["frob"][..],
+        &["run", "--nope", "all"][..],
+    ] {
+        let out = Command::new(BIN).args(args).output().expect("run binary");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn unknown_scenario_is_an_error() {
+    let out = Command::new(BIN)
+        .args(["run", "no-such-scenario"])
+        .output()
+        .expect("run binary");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scenario 'no-such-scenario'"));
 }

@@ -1,0 +1,183 @@
+//! The disk's partition plan: pure, so it can be printed and tested.
+//!
+//! ```text
+//! 1  BIOS-BOOT     1 MiB    (GRUB's core image would go here; extlinux does not need it)
+//! 2  EFI-SYSTEM    vfat     (empty for now)
+//! 3  boot          ext4     legacy-BIOS-bootable, extlinux + ostree's loader entries
+//! 4  root          ext4     the ostree sysroot
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+pub const SECTOR: u64 = 512;
+pub const MIB: u64 = 1024 * 1024;
+
+pub const TYPE_BIOS_BOOT: &str = "21686148-6449-6E6F-744E-656564454649";
+pub const TYPE_EFI_SYSTEM: &str = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
+pub const TYPE_LINUX: &str = "0FC63DAF-8483-4772-8E79-3D69D8477DE4";
+/// GPT attribute bit 2: legacy BIOS bootable (what syslinux's gptmbr.bin looks for).
+pub const ATTR_LEGACY_BIOS_BOOTABLE: u64 = 1 << 2;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Partition {
+    pub number: u32,
+    pub label: String,
+    pub start_bytes: u64,
+    pub size_bytes: u64,
+    pub type_guid: String,
+    #[serde(skip)]
+    pub attributes: u64,
+    /// The filesystem made on it (`None`: raw).
+    #[serde(skip)]
+    pub filesystem: Option<&'static str>,
+}
+
+impl Partition {
+    pub fn start_lba(&self) -> u64 {
+        self.start_bytes / SECTOR
+    }
+    /// Inclusive, as GPT stores it.
+    pub fn end_lba(&self) -> u64 {
+        (self.start_bytes + self.size_bytes) / SECTOR - 1
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    pub disk_bytes: u64,
+    pub partitions: Vec<Partition>,
+}
+
+/// Backup GPT: 32 sectors of entries and the header at the end of the disk.
+const GPT_TAIL: u64 = 33 * SECTOR;
+
+/// Plans the disk: 1 MiB alignment, the root takes what is left up to the last MiB boundary
+/// before the backup table.
+pub fn plan(size_mib: u64, efi_mib: u64, boot_mib: u64) -> Result<Layout, String> {
+    let disk_bytes = size_mib * MIB;
+    let fixed_end = MIB + MIB + efi_mib * MIB + boot_mib * MIB;
+    let root_end = (disk_bytes.saturating_sub(GPT_TAIL)) / MIB * MIB;
+    if root_end <= fixed_end + 512 * MIB {
+        return Err(format!(
+            "a {size_mib} MiB disk leaves less than 512 MiB for the root"
+        ));
+    }
+    let specs: [(u32, &str, u64, &str, u64, Option<&'static str>); 4] = [
+        (1, "BIOS-BOOT", MIB, TYPE_BIOS_BOOT, 0, None),
+        (
+            2,
+            "EFI-SYSTEM",
+            efi_mib * MIB,
+            TYPE_EFI_SYSTEM,
+            0,
+            Some("vfat"),
+        ),
+        (
+            3,
+            "boot",
+            boot_mib * MIB,
+            TYPE_LINUX,
+            ATTR_LEGACY_BIOS_BOOTABLE,
+            Some("ext4"),
+        ),
+        (4, "root", root_end - fixed_end, TYPE_LINUX, 0, Some("ext4")),
+    ];
+    let mut start = MIB;
+    let mut parts = Vec::new();
+    for (number, label, size, type_guid, attributes, filesystem) in specs {
+        parts.push(Partition {
+            number,
+            label: label.to_string(),
+            start_bytes: start,
+            size_bytes: size,
+            type_guid: type_guid.to_string(),
+            attributes,
+            filesystem,
+        });
+        start += size;
+    }
+    Ok(Layout {
+        disk_bytes,
+        partitions: parts,
+    })
+}
+
+impl Layout {
+    pub fn by_label(&self, label: &str) -> Option<&Partition> {
+        self.partitions.iter().find(|p| p.label == label)
+    }
+}
+
+/// A GUID string in GPT's mixed-endian byte order.
+pub fn guid_bytes(s: &str) -> Result<[u8; 16], String> {
+    let hex: String = s.chars().filter(|c| *c != '-').collect();
+    if hex.len() != 32 || s.split('-').map(str::len).collect::<Vec<_>>() != [8, 4, 4, 4, 12] {
+        return Err(format!("invalid GUID {s:?}"));
+    }
+    let mut raw = [0u8; 16];
+    for (i, b) in raw.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
+            .map_err(|_| format!("invalid GUID {s:?}"))?;
+    }
+    let mut b = raw;
+    b[..4].copy_from_slice(&[raw[3], raw[2], raw[1], raw[0]]);
+    b[4..6].copy_from_slice(&[raw[5], raw[4]]);
+    b[6..8].copy_from_slice(&[raw[7], raw[6]]);
+    Ok(b)
+}
+
+/// The inverse of [`guid_bytes`] (upper case).
+pub fn guid_string(b: &[u8; 16]) -> String {
+    format!(
+        "{:02X}{:02X}{:02X}{:02X}-{:02X}{:02X}-{:02X}{:02X}-{:02X}{:02X}-{:02X}{:02X}{:02X}{:02X}{:02X}{:02X}",
+        b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_layout() {
+        let l = plan(4096, 64, 384).unwrap();
+        let p = &l.partitions;
+        assert_eq!(
+            p.iter().map(|p| p.label.as_str()).collect::<Vec<_>>(),
+            ["BIOS-BOOT", "EFI-SYSTEM", "boot", "root"]
+        );
+        assert_eq!(p[0].start_bytes, MIB);
+        assert_eq!(p[0].size_bytes, MIB);
+        assert_eq!(p[1].start_bytes, 2 * MIB);
+        assert_eq!(p[2].start_bytes, 66 * MIB);
+        assert_eq!(p[2].attributes, ATTR_LEGACY_BIOS_BOOTABLE);
+        assert_eq!(p[3].start_bytes, 450 * MIB);
+        // The root ends at the last MiB boundary before the backup GPT.
+        assert_eq!(p[3].start_bytes + p[3].size_bytes, 4095 * MIB);
+        for w in p.windows(2) {
+            assert_eq!(
+                w[0].start_bytes + w[0].size_bytes,
+                w[1].start_bytes,
+                "contiguous, no overlap"
+            );
+        }
+        for x in p {
+            assert_eq!(x.start_bytes % MIB, 0);
+            assert_eq!(x.end_lba() + 1, (x.start_bytes + x.size_bytes) / SECTOR);
+        }
+        assert_eq!(l.by_label("root").unwrap().number, 4);
+    }
+
+    #[test]
+    fn too_small() {
+        assert!(plan(700, 64, 384).is_err());
+    }
+
+    #[test]
+    fn guid_round_trip_and_byte_order() {
+        let b = guid_bytes(TYPE_EFI_SYSTEM).unwrap();
+        assert_eq!(&b[..4], &[0x28, 0x73, 0x2A, 0xC1]);
+        assert_eq!(guid_string(&b), TYPE_EFI_SYSTEM);
+        assert!(guid_bytes("nope").is_err());
+    }
+}

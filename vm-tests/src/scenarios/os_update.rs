@@ -1,0 +1,170 @@
+//! Scenario 4, OS update: after joining, a new ostree commit (the image's commit plus one
+//! file, committed on the host into a copy of the image's archive repo and served over HTTP at
+//! the image's remote, `http://10.0.2.2:8080/repo`) becomes the pool's `osImageURL`; the node
+//! takes a slot, stages it, reboots once, runs the new commit and is Done with its slot
+//! released. Then a kernel argument, applied as a second update (mcd refuses a move that
+//! changes both at once, see docs/mcd.md), lands on the command line after one more reboot.
+
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context, Result};
+
+use super::fleet::{join_fleet, mc, wait_rerender, POOL};
+use crate::cmd;
+use crate::ctx::Ctx;
+
+const NEXT_REF: &str = "mooring/x86_64/next";
+const MARKER: &str = "/usr/share/mooring-vm-tests/next";
+const KARG: &str = "mooring.vmtest=1";
+/// Slot, stage, reboot (shutdown included), verify.
+const UPDATE: Duration = Duration::from_secs(900);
+
+struct Served(Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A copy of the image's repo (hard links: ostree never rewrites an object) with a new commit
+/// on `NEXT_REF`; returns the commit.
+fn make_next_commit(ctx: &Ctx, www: &Path) -> Result<String> {
+    let image = ctx.image()?;
+    let src = image.repo();
+    ensure!(
+        src.join("config").is_file(),
+        "{}: no ostree repo in the image directory",
+        src.display()
+    );
+    std::fs::create_dir_all(www)?;
+    let repo = www.join("repo");
+    cmd::run(Command::new("cp").arg("-al").arg(&src).arg(&repo))?;
+    let extra = ctx.work.join("next-tree");
+    let file = extra.join(MARKER.trim_start_matches('/'));
+    std::fs::create_dir_all(file.parent().context("marker path")?)?;
+    std::fs::write(&file, "next\n")?;
+    let out = cmd::stdout(
+        Command::new("ostree")
+            .arg(format!("--repo={}", repo.display()))
+            .args(["commit", "--branch", NEXT_REF, "--subject", "vm-tests next"])
+            .arg(format!("--tree=ref={}", image.info.ostree_ref))
+            .arg(format!("--tree=dir={}", extra.display()))
+            .args([
+                "--add-metadata-string=version=vm-tests-next",
+                "--owner-uid=0",
+                "--owner-gid=0",
+            ]),
+    )?;
+    cmd::run(
+        Command::new("ostree")
+            .arg(format!("--repo={}", repo.display()))
+            .args(["summary", "-u"]),
+    )?;
+    Ok(out.trim().to_string())
+}
+
+fn serve(www: &Path) -> Result<Served> {
+    let mut c = Command::new("python3");
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        c.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let child = c
+        .args([
+            "-m",
+            "http.server",
+            "8080",
+            "--bind",
+            "0.0.0.0",
+            "--directory",
+        ])
+        .arg(www)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting python3 -m http.server 8080")?;
+    let s = Served(child);
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", 8080)).is_err() {
+        if start.elapsed() > Duration::from_secs(20) {
+            bail!("the HTTP server for the repo did not listen on 8080 (port in use?)");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(s)
+}
+
+pub fn run(ctx: &mut Ctx) -> Result<()> {
+    let www = ctx.work.join("www");
+    let next = make_next_commit(ctx, &www)?;
+    let _http = serve(&www)?;
+    let (mcs, mut m, node) = join_fleet(ctx)?;
+    let first = node["currentConfig"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let boot0 = m.boot_id()?;
+
+    mcs.write_input(
+        "70-worker-os.yaml",
+        &format!(
+            "{}  osImageURL: \"mooring:{NEXT_REF}\"\n",
+            mc("70-worker-os", "")
+        ),
+    )?;
+    let second = wait_rerender(&mcs, &first)?;
+    let node = mcs.wait_node_done(POOL, Some(&second), UPDATE)?;
+    ensure!(
+        node["holdsSlot"] == false,
+        "the slot was not released: {node}"
+    );
+    m.wait_agent(Duration::from_secs(300))?;
+    let boot1 = m.boot_id()?;
+    ensure!(boot1 != boot0, "the node did not reboot for the OS update");
+    let status = m.run("rpm-ostree status --json")?;
+    ensure!(
+        status.contains(&next),
+        "the new commit {next} is not deployed: {status}"
+    );
+    let marker = m.run(&format!("cat {MARKER}"))?;
+    ensure!(
+        marker == "next\n",
+        "{MARKER} holds {marker:?}: not running the new commit"
+    );
+
+    mcs.write_input(
+        "71-worker-karg.yaml",
+        &mc("71-worker-karg", "").replacen(
+            "spec:\n",
+            &format!("spec:\n  kernelArguments: [\"{KARG}\"]\n"),
+            1,
+        ),
+    )?;
+    let third = wait_rerender(&mcs, &second)?;
+    let node = mcs.wait_node_done(POOL, Some(&third), UPDATE)?;
+    ensure!(
+        node["holdsSlot"] == false,
+        "the slot was not released: {node}"
+    );
+    m.wait_agent(Duration::from_secs(300))?;
+    let cmdline = m.run("cat /proc/cmdline")?;
+    ensure!(
+        cmdline.split_whitespace().any(|a| a == KARG),
+        "{KARG} is not on the command line: {cmdline}"
+    );
+    let marker = m.run(&format!("cat {MARKER}"))?;
+    ensure!(
+        marker == "next\n",
+        "the new commit went away with the kernel argument change"
+    );
+    Ok(())
+}
