@@ -204,14 +204,55 @@ fn booted_checksum(sysroot: Option<&Path>) -> Option<String> {
         .map(|d| d.checksum.clone())
 }
 
+/// Whether the node booted the deployment it had before the update: after our rollback, or
+/// when the new deployment did not come up (the boot loader fell back).
+pub fn on_previous(p: &Pending, o: &Observed) -> bool {
+    if p.rolled_back.is_some() {
+        return true;
+    }
+    match (&p.expected, &o.booted, &p.previous) {
+        (Some(want), Some(have), Some(prev)) => have != want && have == checksum(prev),
+        _ => false,
+    }
+}
+
+/// Writes `rec` into the previous deployment's /etc when that is not the root's own (the
+/// booted system: the new deployment got a copy of /etc when it was staged).
+fn mark_previous(ctx: &Ctx, rec: &Pending) -> Result<()> {
+    let Some(prev) = rec.previous.as_deref() else {
+        return Ok(());
+    };
+    let deps = os::status(ctx.sysroot.as_deref())?;
+    let Some(d) = deps.iter().find(|d| d.id == prev) else {
+        return Ok(());
+    };
+    let dir = os::deployment_root(ctx.sysroot.as_deref().unwrap_or(Path::new("/")), d);
+    let same = match (dir.canonicalize(), ctx.root.dir().canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same || !dir.join("etc/machine-config-daemon").is_dir() {
+        return Ok(());
+    }
+    let r = ignition::exec::root::Root::new(&dir)
+        .with_context(|| format!("the previous deployment {}", dir.display()))?;
+    pending::write(&r, rec).with_context(|| format!("in {}", dir.display()))
+}
+
 /// How [`verify`] ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// The node is at `to`, verified: recorded as current, state Done, the record gone.
     Verified { to: String },
     /// Degraded with the reason, deployments left alone (or back after our rollback, or the
-    /// rollback itself failed); the record gone.
-    Degraded { to: String, reason: String },
+    /// rollback itself failed); the record gone. `back_at`: the config the node came from
+    /// (`from`) when the previous deployment is the one booted (rolled back, or the new one
+    /// did not come up): the OS is that config's again.
+    Degraded {
+        to: String,
+        reason: String,
+        back_at: Option<String>,
+    },
     /// The new deployment was unhealthy: `rpm-ostree rollback` ran, the record is marked
     /// `rolledBack`, state Degraded; on the booted system logind was asked to reboot, under a
     /// root the caller carries out (or skips) the reboot into the previous deployment.
@@ -246,13 +287,16 @@ pub fn verify(ctx: &Ctx, check: &BootCheck, timeout: Duration) -> Result<Option<
         health,
     };
     let to = p.to.clone();
+    let back_at = on_previous(&p, &o).then(|| p.from.clone());
     let degraded = |reason: String| -> Result<Option<Outcome>> {
         pending::remove(&ctx.root)?;
         tracing::error!(message_id = ids::DEGRADED, config = %p.to, "Degraded: {reason}");
-        state::set(&ctx.root, NodeState::Degraded, &reason, &p.to, &p.to)?;
+        let current = back_at.as_deref().unwrap_or(&p.to);
+        state::set(&ctx.root, NodeState::Degraded, &reason, current, &p.to)?;
         Ok(Some(Outcome::Degraded {
             to: p.to.clone(),
             reason,
+            back_at: back_at.clone(),
         }))
     };
     match decide(&p, &o) {
@@ -278,6 +322,12 @@ pub fn verify(ctx: &Ctx, check: &BootCheck, timeout: Duration) -> Result<Option<
                 ..p.clone()
             };
             pending::write(&ctx.root, &rec)?;
+            // On the booted system the previous deployment has its own /etc (a copy made
+            // before the update was staged, holding the unmarked record): mark it there too,
+            // so that the boot back reports why it was rolled back.
+            if let Err(e) = mark_previous(ctx, &rec) {
+                tracing::warn!("marking the rollback in the previous deployment: {e:#}");
+            }
             let shown = format!("{reason}; rolled back to the previous deployment");
             tracing::warn!(message_id = ids::ROLLED_BACK, config = %p.to, "{shown}");
             state::set(&ctx.root, NodeState::Degraded, &shown, &p.to, &p.to)?;
@@ -418,6 +468,35 @@ mod tests {
             assert_eq!(k, kind, "case {i}: {v:?}");
             assert!(reason.contains(word), "case {i}: {reason}");
         }
+    }
+
+    #[test]
+    fn back_on_the_previous_deployment() {
+        let healthy = Health::Healthy;
+        // rolled back by us, then booted back
+        assert!(on_previous(
+            &rec(Some("bbb"), Some("x failed")),
+            &obs(Some("aaa"), &[], healthy.clone())
+        ));
+        // the boot loader fell back to the previous deployment
+        assert!(on_previous(
+            &rec(Some("bbb"), None),
+            &obs(Some("aaa"), &[], healthy.clone())
+        ));
+        // on the new deployment, on a third one, unknown, or no sysroot
+        assert!(!on_previous(
+            &rec(Some("bbb"), None),
+            &obs(Some("bbb"), &[], healthy.clone())
+        ));
+        assert!(!on_previous(
+            &rec(Some("bbb"), None),
+            &obs(Some("ccc"), &[], healthy.clone())
+        ));
+        assert!(!on_previous(
+            &rec(Some("bbb"), None),
+            &obs(None, &[], healthy.clone())
+        ));
+        assert!(!on_previous(&rec(None, None), &obs(None, &[], healthy)));
     }
 
     #[test]

@@ -16,7 +16,16 @@ Usage:
       `PASS <name> <seconds>s` or `FAIL <name>: <reason>` (details on stderr), and exits
       with status 1 if any failed.
 
-Options of `run`:
+  vm-tests demo [OPTIONS]
+      The README's main job: builds the image when it is missing, starts `mcs serve` with
+      the MachineConfigs of examples/machineconfigs/, boots one node from `mcs pointer`
+      output, waits until it is Done at the pool's rendered config, then copies the
+      change of examples/machineconfigs/changes/ into the server's directory and follows
+      the node to the new rendered config without a reboot. One line per step with the
+      elapsed time, a summary at the end; exits with status 1 and the reason when a step
+      fails (the demo's directory is then kept).
+
+Options of `run` (and `demo`):
   --image-dir DIR   The built image (disk.qcow2, build.json, repo/). Default:
                     $MOORING_IMAGE_DIR, else $MOORING_CACHE/image, else /var/cache/mooring/image.
                     Without DIR/disk.qcow2, `images build --output DIR` runs first (the
@@ -24,6 +33,11 @@ Options of `run`:
   --keep            Keep every scenario's temporary directory (disks, console logs);
                     a failed scenario's directory is always kept and named in its error.
   --console         Stream the guest's serial console to stderr.
+
+Options of `demo` only:
+  --examples DIR    The MachineConfig YAML (DIR/*.yaml, the change in DIR/changes/*.yaml).
+                    Default: examples/machineconfigs under the current directory, else
+                    the one of the source tree the binary was built from.
 
 Environment:
   MOORING_ACCEL=kvm|tcg   Skip the KVM probe (by default KVM is used only when a probe
@@ -43,12 +57,39 @@ pub struct RunOptions {
     pub console: bool,
 }
 
+#[derive(Debug, PartialEq, Eq, Clone, Default)]
+pub struct DemoOptions {
+    pub image_dir: Option<PathBuf>,
+    pub keep: bool,
+    pub console: bool,
+    pub examples: Option<PathBuf>,
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum Action {
     Help,
     Version,
     List,
     Run(RunOptions),
+    Demo(DemoOptions),
+}
+
+/// The value of `--NAME VALUE` or `--NAME=VALUE` when `arg` is that option.
+fn value_of(
+    name: &str,
+    arg: &str,
+    rest: &mut impl Iterator<Item = String>,
+) -> Result<Option<PathBuf>, UsageError> {
+    if arg == name {
+        let v = rest
+            .next()
+            .ok_or_else(|| UsageError(format!("option '{name}' needs a value")))?;
+        return Ok(Some(v.into()));
+    }
+    Ok(arg
+        .strip_prefix(name)
+        .and_then(|r| r.strip_prefix('='))
+        .map(PathBuf::from))
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -116,6 +157,27 @@ where
             }
             Ok(Action::Run(o))
         }
+        "demo" => {
+            let mut o = DemoOptions::default();
+            while let Some(a) = it.next() {
+                match a.as_str() {
+                    "--keep" => o.keep = true,
+                    "--console" => o.console = true,
+                    _ => {
+                        if let Some(v) = value_of("--image-dir", &a, &mut it)? {
+                            o.image_dir = Some(v);
+                        } else if let Some(v) = value_of("--examples", &a, &mut it)? {
+                            o.examples = Some(v);
+                        } else if a.starts_with('-') {
+                            return Err(UsageError(format!("unknown option '{a}'")));
+                        } else {
+                            return Err(UsageError(format!("unexpected argument '{a}' to demo")));
+                        }
+                    }
+                }
+            }
+            Ok(Action::Demo(o))
+        }
         other => Err(UsageError(format!("unknown subcommand '{other}'"))),
     }
 }
@@ -149,6 +211,30 @@ mod tests {
             panic!()
         };
         assert_eq!(o.image_dir, Some("/j".into()));
+    }
+
+    #[test]
+    fn demo_options() {
+        assert_eq!(parse(["demo"]), Ok(Action::Demo(DemoOptions::default())));
+        assert_eq!(
+            parse([
+                "demo",
+                "--keep",
+                "--image-dir",
+                "/i",
+                "--console",
+                "--examples=/e"
+            ]),
+            Ok(Action::Demo(DemoOptions {
+                image_dir: Some("/i".into()),
+                keep: true,
+                console: true,
+                examples: Some("/e".into()),
+            }))
+        );
+        assert!(parse(["demo", "--image-dir"]).is_err());
+        assert!(parse(["demo", "--bogus"]).is_err());
+        assert!(parse(["demo", "first-boot"]).is_err());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! Layers, bottom up: [`cmd`] (every external command), [`accel`] (KVM probe, TCG fallback),
 //! [`qemu`] (machine description and process), [`console`], [`agent`] (commands in the guest
 //! over virtio-serial), [`disk`] (overlays, offline reads), [`machine`] (the scenario API),
-//! [`image`], [`mcs_host`], [`ctx`], [`scenarios`], [`runner`], [`cli`]. [`testkit`] is a
+//! [`image`], [`mcs_host`], [`ctx`], [`scenarios`], [`runner`], [`demo`], [`cli`]. [`testkit`] is a
 //! busybox guest for the harness's own tests.
 
 pub mod accel;
@@ -13,6 +13,7 @@ pub mod cli;
 pub mod cmd;
 pub mod console;
 pub mod ctx;
+pub mod demo;
 pub mod disk;
 pub mod image;
 pub mod machine;
@@ -36,6 +37,7 @@ where
         cli::Action::Version => println!("{PROG} {}", env!("CARGO_PKG_VERSION")),
         cli::Action::List => runner::list(),
         cli::Action::Run(opts) => return runner::run(&opts),
+        cli::Action::Demo(opts) => return demo::run(&opts),
     }
     Ok(true)
 }

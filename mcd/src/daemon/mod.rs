@@ -49,6 +49,10 @@ struct Daemon {
     /// Set when the verification after a reboot failed (Degraded with this reason): the drift
     /// watcher does not report Done while it is set; a successful update clears it.
     boot_failed: Mutex<Option<String>>,
+    /// The config whose boot failed its verification: the update loop does not try it again
+    /// by itself (it polls with it as `current`, as for a refused one); the admin's next
+    /// config (another one, or the one the node is back at) ends it.
+    failed_target: Mutex<Option<String>>,
     boot_check: BootCheck,
     boot_timeout: std::time::Duration,
     metrics: Arc<Metrics>,
@@ -114,6 +118,7 @@ pub fn start(ctx: &Ctx, opts: StartOptions) -> Result<()> {
         current: Mutex::new(current),
         drift: Mutex::new(Vec::new()),
         boot_failed: Mutex::new(None),
+        failed_target: Mutex::new(None),
         boot_check: opts.boot_check,
         boot_timeout: opts.boot_timeout,
         metrics,
@@ -303,40 +308,49 @@ impl Daemon {
             None
         };
         let Some(name) = name else { return };
-        if !node_api::valid_name(&name) {
-            return;
+        self.record_if_on_disk(&name, "written by Ignition");
+    }
+
+    /// Fetches the rendered config `name` from the MCS and, when the disk matches it, records
+    /// it as current (`currentconfig` and the daemon's copy); returns it then.
+    fn record_if_on_disk(&self, name: &str, why: &str) -> Option<Arc<Desired>> {
+        if !node_api::valid_name(name) {
+            return None;
         }
-        let path = node_api::rendered_path(&name);
-        let Some(raw) = self.retry("fetching the first-boot config", || {
+        let path = node_api::rendered_path(name);
+        let raw = self.retry(&format!("fetching {name}"), || {
             self.call(|c, t| c.rendered(&path, t))
-        }) else {
-            return;
-        };
+        })?;
         let mut full = match crate::source::desired(&raw, &path) {
             Ok(f) => f,
             Err(e) => {
-                tracing::warn!("first-boot config {name}: {e:#}");
-                return;
+                tracing::warn!("config {name}: {e:#}");
+                return None;
             }
         };
         let drift = self.validate(&full);
         if !drift.is_empty() {
             tracing::warn!(
-                "not adopting {name}: the disk does not match it: {}",
+                "not recording {name} as current: the disk does not match it: {}",
                 drift.join("; ")
             );
-            return;
+            return None;
         }
         let written = state::current_bytes(&full).and_then(|b| {
             apply::fsops::write_atomic(&self.root, paths::CURRENT_CONFIG, &b, 0o644, None, true)
         });
         match written {
             Ok(()) => {
-                tracing::info!("recorded {name} (written by Ignition) as the current config");
+                tracing::info!("recorded {name} ({why}) as the current config");
                 full.lighten();
-                *self.current.lock().expect("current lock") = Arc::new(full);
+                let full = Arc::new(full);
+                *self.current.lock().expect("current lock") = Arc::clone(&full);
+                Some(full)
             }
-            Err(e) => tracing::error!("writing {}: {e:#}", paths::CURRENT_CONFIG),
+            Err(e) => {
+                tracing::error!("writing {}: {e:#}", paths::CURRENT_CONFIG);
+                None
+            }
         }
     }
 
@@ -435,7 +449,7 @@ impl Daemon {
         let mut backoff = Backoff::new(self.settings.max_backoff_seconds);
         // What the server is told the node is at: the current config, or a refused target
         // (so that the long-poll waits for another one instead of answering it again).
-        let mut polled = self.current().name().to_string();
+        let mut polled = self.polled_after_failure();
         loop {
             let wait = self.settings.poll_wait_seconds;
             let d = match self.call(|c, t| c.desired(&self.node, t, &polled, wait)) {
@@ -454,8 +468,16 @@ impl Daemon {
             let cur = self.current();
             if d.desired_config == cur.name() {
                 if polled != cur.name() && self.drift.lock().expect("drift lock").is_empty() {
-                    // Back to where the node is, after a refused target.
+                    // Back to where the node is, after a refused target or a failed boot
+                    // (the node is back at its previous config): Done, the slot released.
+                    let boot_failed = self.boot_failed.lock().expect("boot lock").take();
+                    *self.failed_target.lock().expect("target lock") = None;
                     self.report(ApiState::Done, cur.name(), cur.name(), "");
+                    if boot_failed.is_some() {
+                        self.retry("steady-state", || {
+                            self.call(|c, t| c.steady_state(&self.node, &self.pool, t))
+                        });
+                    }
                     polled = cur.name().to_string();
                 } else {
                     backoff.sleep();
@@ -471,8 +493,9 @@ impl Daemon {
                 Ok(Outcome::Superseded) => {}
                 Err(e) => {
                     // Failed before the apply: poll from the old config (answered at once,
-                    // retried); failed after it: the drift watcher reports the way back.
-                    polled = self.current().name().to_string();
+                    // retried); failed after it: the drift watcher reports the way back. A
+                    // failed boot is not retried: poll from its config.
+                    polled = self.polled_after_failure();
                     let pause = backoff.step();
                     tracing::warn!(
                         "update to {} failed: {e:#}; retrying in {}s",
@@ -483,6 +506,15 @@ impl Daemon {
                 }
             }
         }
+    }
+
+    /// What the long-poll names as `current`: the config whose boot failed, else the current one.
+    fn polled_after_failure(&self) -> String {
+        self.failed_target
+            .lock()
+            .expect("target lock")
+            .clone()
+            .unwrap_or_else(|| self.current().name().to_string())
     }
 
     fn fetch(&self, d: &DesiredResponse) -> Result<Desired> {
@@ -574,6 +606,7 @@ impl Daemon {
         *self.current.lock().expect("current lock") = Arc::clone(&new);
         self.drift.lock().expect("drift lock").clear();
         *self.boot_failed.lock().expect("boot lock") = None;
+        *self.failed_target.lock().expect("target lock") = None;
         drop(old);
         self.live_actions(&new, &p)?;
         if p.reboot() {
@@ -734,6 +767,7 @@ impl Daemon {
                 Some(verify::Outcome::Verified { to }) => {
                     tracing::info!("verified {to} after the reboot");
                     *self.boot_failed.lock().expect("boot lock") = None;
+                    *self.failed_target.lock().expect("target lock") = None;
                     Metrics::inc(&self.metrics.updates_applied);
                     self.report(ApiState::Done, cur.name(), cur.name(), "");
                     self.retry("steady-state", || {
@@ -741,9 +775,20 @@ impl Daemon {
                     });
                     return Ok(true);
                 }
-                Some(verify::Outcome::Degraded { to, reason }) => {
+                Some(verify::Outcome::Degraded {
+                    to,
+                    reason,
+                    back_at,
+                }) => {
                     *self.boot_failed.lock().expect("boot lock") = Some(reason.clone());
-                    self.fail(cur.name(), &to, &reason);
+                    *self.failed_target.lock().expect("target lock") = Some(to.clone());
+                    // Back on the previous deployment: the node is at the config it came from
+                    // when the disk matches it (an OS-only update), so that taking the failed
+                    // config back is all it takes to recover.
+                    let at = back_at
+                        .and_then(|from| self.record_if_on_disk(&from, "booted back into it"))
+                        .unwrap_or(cur);
+                    self.fail(at.name(), &to, &reason);
                     return Ok(false);
                 }
                 Some(verify::Outcome::RolledBack { to, reason }) => {

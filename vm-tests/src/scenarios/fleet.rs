@@ -51,7 +51,7 @@ const POOL_YAML: &str = "apiVersion: machineconfiguration.openshift.io/v1\nkind:
 machineConfigSelector:\n    matchLabels:\n      machineconfiguration.openshift.io/role: worker\n  maxUnavailable: 1\n";
 
 /// What the daemon says in the guest, for errors.
-fn daemon_log(m: &mut Machine) -> String {
+pub(super) fn daemon_log(m: &mut Machine) -> String {
     m.exec(
         "systemctl list-units --all --no-pager 'mcd*' 'machine-config*'; journalctl -b --no-pager -n 40 -u 'mcd*' -u 'machine-config*'",
         Duration::from_secs(30),
@@ -63,11 +63,22 @@ fn daemon_log(m: &mut Machine) -> String {
 /// Starts mcs with the pool, a motd and core's key; boots a node with the pointer config;
 /// waits for the node to be Done at the pool's rendered config.
 pub(super) fn join_fleet(ctx: &mut Ctx) -> Result<(McsHost, Machine, Value)> {
+    join_fleet_with(ctx, &[])
+}
+
+/// [`join_fleet`] with more MachineConfigs in the pool from the start (file name, YAML).
+pub(super) fn join_fleet_with(
+    ctx: &mut Ctx,
+    extra: &[(&str, String)],
+) -> Result<(McsHost, Machine, Value)> {
     let input = ctx.work.join("mcs-in");
     std::fs::create_dir_all(&input)?;
     std::fs::write(input.join("pool.yaml"), POOL_YAML)?;
     std::fs::write(input.join("50-worker-motd.yaml"), motd())?;
     std::fs::write(input.join("60-worker-ssh.yaml"), ssh(&[KEY_1]))?;
+    for (name, text) in extra {
+        std::fs::write(input.join(name), text)?;
+    }
     let mcs = McsHost::start(ctx.work.path(), POOL)?;
     let rendered = mcs.rendered(POOL)?;
     let pointer = mcs.pointer(POOL)?;

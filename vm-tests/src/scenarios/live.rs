@@ -5,8 +5,8 @@
 //! read-only second disk) with a config to the VM's first disk, which then boots alone through
 //! its bootloader and is provisioned by Ignition from the installed config.
 //!
-//! The image does not ship `images`: a small ext4 disk made on the host carries the binary
-//! next to the installed config (`/dev/vdc` in the live system).
+//! A small ext4 disk made on the host (`/dev/vdc` in the live system) carries the installed
+//! config and an `images` binary, used when the image does not ship `/usr/bin/images`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -171,8 +171,8 @@ fn pxe_and_install(ctx: &Ctx, live: &Live, target: &Path) -> Result<()> {
     )?;
     // What a PXE server gives as `initrd=initramfs.img,rootfs.img`: one after the other.
     let initrd = ctx.work.join("pxe-initrd.img");
-    let mut out = std::fs::File::create(&initrd)
-        .with_context(|| format!("creating {}", initrd.display()))?;
+    let mut out =
+        std::fs::File::create(&initrd).with_context(|| format!("creating {}", initrd.display()))?;
     for part in [&initramfs, &live.rootfs] {
         let mut f =
             std::fs::File::open(part).with_context(|| format!("opening {}", part.display()))?;
@@ -219,12 +219,24 @@ fn pxe_and_install(ctx: &Ctx, live: &Live, target: &Path) -> Result<()> {
 
     // (c) install from the live system.
     let t = Instant::now();
+    let ro = m.run("cat /sys/block/vdb/ro /sys/block/vdb/serial")?;
+    ensure!(
+        ro.split_whitespace().collect::<Vec<_>>() == ["1", "disk1"],
+        "/dev/vdb is not the read-only image disk (ro, serial: {:?})",
+        ro.trim()
+    );
     m.run(&format!(
         "mkdir -p {TOOLS} && mount -o ro /dev/vdc {TOOLS} && test -x {TOOLS}/images"
     ))?;
-    let install = format!(
-        "{TOOLS}/images install --ignition {TOOLS}/target.ign --image /dev/vdb /dev/vda"
-    );
+    // The image's own `images` when it ships one (manifest.toml), else the tools disk's copy.
+    let bin = m
+        .run(&format!(
+            "if [ -x /usr/bin/images ]; then echo /usr/bin/images; else echo {TOOLS}/images; fi"
+        ))?
+        .trim()
+        .to_string();
+    eprintln!("vm-tests: live-and-network-boot: install with {bin}");
+    let install = format!("{bin} install --ignition {TOOLS}/target.ign --image /dev/vdb /dev/vda");
     let e = m.exec(&install, INSTALL)?;
     ensure!(
         e.status == 0,

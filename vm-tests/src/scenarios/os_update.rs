@@ -6,13 +6,13 @@
 //! changes both at once, see docs/mcd.md), lands on the command line after one more reboot.
 
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 
-use super::fleet::{join_fleet, mc, wait_rerender, POOL};
+use super::fleet::{daemon_log, join_fleet, mc, wait_rerender, POOL};
 use crate::cmd;
 use crate::ctx::Ctx;
 
@@ -22,7 +22,7 @@ const KARG: &str = "mooring.vmtest=1";
 /// Slot, stage, reboot (shutdown included), verify.
 const UPDATE: Duration = Duration::from_secs(900);
 
-struct Served(Child);
+pub(super) struct Served(Child);
 
 impl Drop for Served {
     fn drop(&mut self) {
@@ -31,9 +31,9 @@ impl Drop for Served {
     }
 }
 
-/// A copy of the image's repo (hard links: ostree never rewrites an object) with a new commit
-/// on `NEXT_REF`; returns the commit.
-fn make_next_commit(ctx: &Ctx, www: &Path) -> Result<String> {
+/// A copy of the image's repo (hard links: ostree never rewrites an object) in `www/repo`,
+/// to be served at the image's remote; returns its path.
+pub(super) fn copy_repo(ctx: &Ctx, www: &Path) -> Result<PathBuf> {
     let image = ctx.image()?;
     let src = image.repo();
     ensure!(
@@ -44,21 +44,27 @@ fn make_next_commit(ctx: &Ctx, www: &Path) -> Result<String> {
     std::fs::create_dir_all(www)?;
     let repo = www.join("repo");
     cmd::run(Command::new("cp").arg("-al").arg(&src).arg(&repo))?;
-    let extra = ctx.work.join("next-tree");
-    let file = extra.join(MARKER.trim_start_matches('/'));
-    std::fs::create_dir_all(file.parent().context("marker path")?)?;
-    std::fs::write(&file, "next\n")?;
+    Ok(repo)
+}
+
+/// Commits the image's commit plus the tree `extra` to `branch` of `repo` with `version`,
+/// updates the summary; returns the commit.
+pub(super) fn commit_on_image(
+    ctx: &Ctx,
+    repo: &Path,
+    branch: &str,
+    extra: &Path,
+    version: &str,
+) -> Result<String> {
+    let image = ctx.image()?;
     let out = cmd::stdout(
         Command::new("ostree")
             .arg(format!("--repo={}", repo.display()))
-            .args(["commit", "--branch", NEXT_REF, "--subject", "vm-tests next"])
+            .args(["commit", "--branch", branch, "--subject", "vm-tests"])
             .arg(format!("--tree=ref={}", image.info.ostree_ref))
             .arg(format!("--tree=dir={}", extra.display()))
-            .args([
-                "--add-metadata-string=version=vm-tests-next",
-                "--owner-uid=0",
-                "--owner-gid=0",
-            ]),
+            .arg(format!("--add-metadata-string=version={version}"))
+            .args(["--owner-uid=0", "--owner-gid=0"]),
     )?;
     cmd::run(
         Command::new("ostree")
@@ -68,7 +74,18 @@ fn make_next_commit(ctx: &Ctx, www: &Path) -> Result<String> {
     Ok(out.trim().to_string())
 }
 
-fn serve(www: &Path) -> Result<Served> {
+/// The image's commit plus [`MARKER`] on [`NEXT_REF`]; returns the commit.
+fn make_next_commit(ctx: &Ctx, www: &Path) -> Result<String> {
+    let repo = copy_repo(ctx, www)?;
+    let extra = ctx.work.join("next-tree");
+    let file = extra.join(MARKER.trim_start_matches('/'));
+    std::fs::create_dir_all(file.parent().context("marker path")?)?;
+    std::fs::write(&file, "next\n")?;
+    commit_on_image(ctx, &repo, NEXT_REF, &extra, "vm-tests-next")
+}
+
+/// `python3 -m http.server` on port 8080 (the image's remote is `http://10.0.2.2:8080/repo`).
+pub(super) fn serve(www: &Path) -> Result<Served> {
     let mut c = Command::new("python3");
     // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
     unsafe {
@@ -122,7 +139,10 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
         ),
     )?;
     let second = wait_rerender(&mcs, &first)?;
-    let node = mcs.wait_node_done(POOL, Some(&second), UPDATE)?;
+    let node = match mcs.wait_node_done(POOL, Some(&second), UPDATE) {
+        Ok(n) => n,
+        Err(e) => bail!("{e:#}\nin the guest:\n{}", daemon_log(&mut m)),
+    };
     ensure!(
         node["holdsSlot"] == false,
         "the slot was not released: {node}"
@@ -150,7 +170,10 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
         ),
     )?;
     let third = wait_rerender(&mcs, &second)?;
-    let node = mcs.wait_node_done(POOL, Some(&third), UPDATE)?;
+    let node = match mcs.wait_node_done(POOL, Some(&third), UPDATE) {
+        Ok(n) => n,
+        Err(e) => bail!("{e:#}\nin the guest:\n{}", daemon_log(&mut m)),
+    };
     ensure!(
         node["holdsSlot"] == false,
         "the slot was not released: {node}"
