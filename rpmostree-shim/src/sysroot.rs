@@ -33,17 +33,12 @@ impl Sys {
     /// Loads the sysroot at `path`.
     pub fn open(path: &Path, access: Access) -> Result<Sys> {
         let sysroot = ostree::Sysroot::new(Some(&gio::File::for_path(path)));
-        if access == Access::Write {
-            // On a booted system this enters a private mount namespace and remounts /sysroot
-            // and /boot writable *before* the load (elsewhere it does nothing), as `ostree
-            // admin` does. Left to the first write, libostree remounts and reopens the sysroot
-            // inside `write_deployments`, and `rollback` failed there with "Attempting to remove
-            // booted deployment" (it matches the booted deployment by object identity).
-            sysroot
-                .initialize_with_mount_namespace(gio::Cancellable::NONE)
-                .with_context(|| {
-                    format!("making sysroot {} writable for this process", path.display())
-                })?;
+        if access == Access::Write
+            && path == Path::new("/")
+            && Path::new("/run/ostree-booted").exists()
+        {
+            enter_private_mount_namespace()?;
+            sysroot.set_mount_namespace_in_use();
         }
         sysroot
             .load(gio::Cancellable::NONE)
@@ -144,4 +139,14 @@ impl Drop for LockGuard<'_> {
     fn drop(&mut self) {
         self.sys.sysroot.unlock();
     }
+}
+
+fn enter_private_mount_namespace() -> Result<()> {
+    // SAFETY: unshare only affects this process; no pointers are involved.
+    let rc = unsafe { libc::unshare(libc::CLONE_NEWNS) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error())
+            .context("unshare(CLONE_NEWNS) to make /sysroot writable");
+    }
+    Ok(())
 }
