@@ -20,11 +20,6 @@ pub struct Scenario {
     pub run: fn(&mut Ctx) -> Result<()>,
 }
 
-#[allow(dead_code)] // for a scenario not written yet
-fn not_written(_: &mut Ctx) -> Result<()> {
-    bail!("not written yet (issue #9)")
-}
-
 pub const ALL: &[Scenario] = &[
     Scenario {
         name: "first-boot",
