@@ -1,7 +1,7 @@
 //! The scenarios of issue #9, in its order. A scenario not written yet fails with a clear
 //! reason; it never passes.
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
 use crate::ctx::Ctx;
 
