@@ -14,29 +14,10 @@ pub fn options(entry: &str) -> Vec<String> {
     split_kargs(field(entry, "options").unwrap_or(""))
 }
 
-/// Splits a command line into arguments; `a="b c"` stays one argument.
+/// Splits a command line into arguments as the kernel does (`a="b c"` stays one argument): the
+/// executor's splitter, shared with mcd.
 pub fn split_kargs(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    for c in line.chars() {
-        match c {
-            '"' => {
-                quoted = !quoted;
-                cur.push(c);
-            }
-            c if c.is_whitespace() && !quoted => {
-                if !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                }
-            }
-            c => cur.push(c),
-        }
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
+    ignition::exec::kargs::split_args(line)
 }
 
 /// The first-boot arguments of an entry without `ostree=` (what build.json records).
