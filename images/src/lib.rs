@@ -84,14 +84,24 @@ where
     let argv = std::iter::once(PROG.to_string()).chain(args.into_iter().map(Into::into));
     let cli = match Cli::try_parse_from(argv) {
         Ok(c) => c,
-        Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            ) =>
+        {
             print!("{e}");
             return Ok(());
         }
         Err(e) => return Err(UsageError(e.to_string().trim_end().to_string()).into()),
     };
     match cli.command {
-        Command::Build { output, manifest, cache, bin_dir } => {
+        Command::Build {
+            output,
+            manifest,
+            cache,
+            bin_dir,
+        } => {
             pipeline::build(&pipeline::Options {
                 output,
                 manifest,
@@ -130,13 +140,21 @@ mod tests {
     fn missing_binaries_fail_before_any_work() {
         let d = tempfile::tempdir().unwrap();
         let err = run([
-            "build", "--output", &d.path().join("out").to_string_lossy(),
-            "--cache", &d.path().join("cache").to_string_lossy(),
-            "--bin-dir", &d.path().to_string_lossy(),
+            "build",
+            "--output",
+            &d.path().join("out").to_string_lossy(),
+            "--cache",
+            &d.path().join("cache").to_string_lossy(),
+            "--bin-dir",
+            &d.path().to_string_lossy(),
         ])
         .unwrap_err();
         assert_eq!(exit_code(&err), 1);
-        assert!(err.to_string().contains("cargo build --release --workspace"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("cargo build --release --workspace"),
+            "{err}"
+        );
         assert!(!d.path().join("cache/rootfs").exists(), "nothing built");
     }
 }

@@ -103,7 +103,13 @@ pub fn build(opts: &Options) -> Result<Report> {
     let result = {
         let _mounts = ChrootMounts::new(root)?;
         // The host's TMPDIR means nothing inside the root (dracut refuses a missing one).
-        let mut full: Vec<&str> = vec!["-u", "TMPDIR", "chroot", root.to_str().context("root path is not UTF-8")?, "dracut"];
+        let mut full: Vec<&str> = vec![
+            "-u",
+            "TMPDIR",
+            "chroot",
+            root.to_str().context("root path is not UTF-8")?,
+            "dracut",
+        ];
         full.extend(args.iter().map(String::as_str));
         cmd::run("env", &full, None)
     };

@@ -72,15 +72,30 @@ where
     let argv = std::iter::once(PROG.to_string()).chain(args.into_iter().map(Into::into));
     let cli = match Cli::try_parse_from(argv) {
         Ok(c) => c,
-        Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            ) =>
+        {
             print!("{e}");
             return Ok(());
         }
         Err(e) => return Err(UsageError(e.to_string().trim_end().to_string()).into()),
     };
     match cli.command {
-        Command::Build { root, kver, ignition, output } => {
-            build::build(&build::Options { root, kver, ignition, output })?;
+        Command::Build {
+            root,
+            kver,
+            ignition,
+            output,
+        } => {
+            build::build(&build::Options {
+                root,
+                kver,
+                ignition,
+                output,
+            })?;
         }
         Command::List(a) => cpio_cli::list(&a)?,
         Command::Append(a) => cpio_cli::append(&a)?,
@@ -113,7 +128,14 @@ mod tests {
     fn missing_dracut_is_a_clear_error() {
         let root = tempfile::tempdir().unwrap();
         let out = root.path().join("i.img");
-        let err = run(["build", "--root", root.path().to_str().unwrap(), "--output", out.to_str().unwrap()]).unwrap_err();
+        let err = run([
+            "build",
+            "--root",
+            root.path().to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ])
+        .unwrap_err();
         assert_eq!(exit_code(&err), 1);
         assert!(err.to_string().contains("no dracut"), "{err}");
     }
