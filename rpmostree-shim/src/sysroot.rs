@@ -116,6 +116,25 @@ impl Sys {
         Ok(out)
     }
 
+    /// Writes a new deployment list: `order` holds indices into `deps`, the list
+    /// [`crate::inspect::entries`] returned for this sysroot. libostree recognises the booted
+    /// and the staged deployment by object identity, so the very objects it handed out go
+    /// back, each with one more reference (`Clone::clone`). The inherent
+    /// `ostree::Deployment::clone` would not do: it is `ostree_deployment_clone`, a new object,
+    /// and with copies libostree refuses the list on a booted system ("Attempting to remove
+    /// booted deployment").
+    pub fn write_order(
+        &self,
+        deps: &[ostree::Deployment],
+        order: &[usize],
+        what: &str,
+    ) -> Result<()> {
+        let new: Vec<ostree::Deployment> = order.iter().map(|&i| Clone::clone(&deps[i])).collect();
+        self.sysroot
+            .write_deployments(&new, gio::Cancellable::NONE)
+            .with_context(|| format!("writing {what} of sysroot {}", self.path.display()))
+    }
+
     /// The deployment new deployments take /etc and kernel arguments from.
     pub fn merge_deployment(&self, osname: &str) -> Option<ostree::Deployment> {
         self.sysroot.merge_deployment(Some(osname))

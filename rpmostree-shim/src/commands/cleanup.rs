@@ -33,12 +33,7 @@ pub fn run(g: &Globals, a: &CleanupArgs) -> Result<Outcome> {
             for (i, d) in deps.iter().enumerate().filter(|(i, _)| !keep.contains(i)) {
                 println!("Removing deployment {i}: {}.{}", d.csum(), d.deployserial());
             }
-            let new: Vec<ostree::Deployment> = keep.iter().map(|&i| deps[i].clone()).collect();
-            sys.sysroot
-                .write_deployments(&new, gio::Cancellable::NONE)
-                .with_context(|| {
-                    format!("writing the deployments of sysroot {}", sys.path.display())
-                })?;
+            sys.write_order(&deps, &keep, "the deployments")?;
             outcome = Outcome::Changed;
         } else {
             println!("No deployments to remove.");

@@ -1,7 +1,6 @@
 //! `rollback`: put the rollback deployment first again.
 
 use anyhow::{Context, Result};
-use ostree::gio;
 
 use super::{Globals, Outcome};
 use crate::inspect;
@@ -21,14 +20,6 @@ pub fn run(g: &Globals) -> Result<Outcome> {
         first.csum(),
         first.deployserial()
     );
-    let new: Vec<ostree::Deployment> = plan.iter().map(|&i| deps[i].clone()).collect();
-    sys.sysroot
-        .write_deployments(&new, gio::Cancellable::NONE)
-        .with_context(|| {
-            format!(
-                "writing the new boot order of sysroot {}",
-                sys.path.display()
-            )
-        })?;
+    sys.write_order(&deps, &plan, "the new boot order")?;
     Ok(Outcome::Changed)
 }

@@ -56,6 +56,9 @@ pub fn ostree(args: &[&str]) -> String {
 /// A temporary sysroot with one stateroot; removed (immutable flags cleared first) on drop.
 pub struct TempSysroot {
     dir: tempfile::TempDir,
+    /// `/run` of the booted system ([`TempSysroot::shim_booted`]); kept between commands, as a
+    /// staged deployment lives there until the next boot.
+    run: tempfile::TempDir,
 }
 
 impl TempSysroot {
@@ -64,7 +67,11 @@ impl TempSysroot {
             .prefix("rpmostree-shim-")
             .tempdir()
             .expect("tempdir");
-        let me = TempSysroot { dir };
+        let run = tempfile::Builder::new()
+            .prefix("rpmostree-shim-run-")
+            .tempdir()
+            .expect("tempdir");
+        let me = TempSysroot { dir, run };
         let p = me.path_str();
         ostree(&["admin", "init-fs", "--modern", &p]);
         ostree(&["admin", "os-init", &format!("--sysroot={p}"), OS]);
@@ -88,6 +95,11 @@ impl TempSysroot {
         commit_tree(&self.repo(), branch, version, extra)
     }
 
+    /// Commits a tree that can also be entered as a booted root ([`TempSysroot::shim_booted`]).
+    pub fn commit_os(&self, branch: &str, version: &str, extra: &[(&str, &str)]) -> String {
+        commit_tree_with(&self.repo(), branch, version, extra, true)
+    }
+
     /// Creates the first deployment with `ostree admin deploy` (the fixture builder).
     pub fn admin_deploy(&self, refspec: &str, kargs: &[&str]) {
         let mut args = vec![
@@ -109,6 +121,46 @@ impl TempSysroot {
             .args(args)
             .output()
             .expect("run rpm-ostree")
+    }
+
+    /// Runs our binary as on a node booted into deployment `index` of this sysroot (boot order of
+    /// the written deployments; a staged one, which lives in `/run`, is not counted):
+    /// in new mount and PID namespaces, chrooted into that deployment (committed with
+    /// [`TempSysroot::commit_os`]) with the sysroot on `/sysroot`, its `boot` on `/boot`,
+    /// `/run/ostree-booted` present (`/run` kept for the life of this value) and the host's `/usr` over the deployment's (the binary's
+    /// libraries). libostree then recognises the booted deployment as on a real node: the
+    /// root's device and inode are the deployment directory's.
+    pub fn shim_booted(&self, index: usize, args: &[&str]) -> Output {
+        let st = self.status_json();
+        let d = &st["deployments"][index];
+        let dir = self.path().join(format!(
+            "ostree/deploy/{}/deploy/{}.{}",
+            d["osname"].as_str().unwrap(),
+            d["checksum"].as_str().unwrap(),
+            d["serial"]
+        ));
+        const BOOT: &str = r#"set -e
+D=$1; S=$2; RUN=$3; BIN=$4; shift 4
+mount --make-rprivate /
+mount --bind "$D" "$D"
+mount --bind "$S" "$D/sysroot"
+mount --bind "$S/boot" "$D/boot"
+mount --rbind /usr "$D/usr"
+mount --rbind /dev "$D/dev"
+mount -t proc proc "$D/proc"
+mount --bind "$RUN" "$D/run"
+touch "$D/run/ostree-booted" "$D/run/rpm-ostree"
+mount --bind "$BIN" "$D/run/rpm-ostree"
+exec chroot "$D" /run/rpm-ostree "$@""#;
+        Command::new("unshare")
+            .args(["--mount", "--pid", "--fork", "sh", "-c", BOOT, "sh"])
+            .arg(&dir)
+            .arg(self.path())
+            .arg(self.run.path())
+            .arg(BIN)
+            .args(args)
+            .output()
+            .expect("run rpm-ostree in a booted deployment")
     }
 
     /// Runs our binary and requires success; returns stdout.
@@ -204,8 +256,35 @@ impl Drop for TempSysroot {
 /// Commits a small bootable tree (kernel and initramfs under /usr/lib/modules/6.1.0) to `repo`.
 /// `extra` adds files (path relative to the root, content), e.g. to make commits differ.
 pub fn commit_tree(repo: &str, branch: &str, version: &str, extra: &[(&str, &str)]) -> String {
+    commit_tree_with(repo, branch, version, extra, false)
+}
+
+/// [`commit_tree`]; with `os_layout`, also the mount points and links of a booted root
+/// (`sysroot`, `boot`, `dev`, `proc`, `run`, `var`, `ostree -> sysroot/ostree`, the merged-/usr
+/// links).
+pub fn commit_tree_with(
+    repo: &str,
+    branch: &str,
+    version: &str,
+    extra: &[(&str, &str)],
+    os_layout: bool,
+) -> String {
     let tree = tempfile::tempdir().expect("tree dir");
     let t = tree.path();
+    if os_layout {
+        for d in ["sysroot", "boot", "dev", "proc", "run", "var", "tmp"] {
+            std::fs::create_dir_all(t.join(d)).unwrap();
+        }
+        for (link, target) in [
+            ("ostree", "sysroot/ostree"),
+            ("bin", "usr/bin"),
+            ("sbin", "usr/sbin"),
+            ("lib", "usr/lib"),
+            ("lib64", "usr/lib64"),
+        ] {
+            std::os::unix::fs::symlink(target, t.join(link)).unwrap();
+        }
+    }
     let files: Vec<(String, String)> = [
         ("usr/lib/modules/6.1.0/vmlinuz", "kernel 6.1.0"),
         ("usr/lib/modules/6.1.0/initramfs.img", "initramfs 6.1.0"),
