@@ -10,19 +10,9 @@ use serde_json::Value;
 
 /// (checksum, booted) of each deployment, in boot order, as the booted system sees them.
 fn booted_view(sys: &TempSysroot, booted: usize) -> Vec<(String, bool)> {
-    let out = sys.shim_booted(booted, &["status", "--json"]);
-    assert!(out.status.success(), "status: {}", stderr(&out));
-    let v: Value = serde_json::from_str(&stdout(&out)).expect("status JSON");
-    v["deployments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["checksum"].as_str().unwrap().to_string(),
-                d["booted"].as_bool().unwrap(),
-            )
-        })
+    flags(sys, booted)
+        .into_iter()
+        .map(|(csum, _, _, b)| (csum, b))
         .collect()
 }
 
