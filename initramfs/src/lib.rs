@@ -10,6 +10,7 @@ pub mod cmd;
 pub mod cpio;
 pub mod cpio_cli;
 pub mod dracut;
+pub mod host;
 pub mod module;
 pub mod mounts;
 

@@ -78,6 +78,48 @@ pub fn fingerprint() -> Vec<u8> {
     out
 }
 
+/// Other dracut modules of the repository (`initramfs/dracut/*` besides ours, e.g. the live-boot
+/// module), read at run time from the checkout: (directory name, module name).
+pub fn extra_modules() -> Vec<(std::path::PathBuf, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("dracut");
+    let mut v = Vec::new();
+    for e in fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name == MODULE_DIR || !e.path().join("module-setup.sh").is_file() {
+            continue;
+        }
+        let module = name
+            .trim_start_matches(|c: char| c.is_ascii_digit())
+            .to_string();
+        v.push((e.path(), module));
+    }
+    v.sort();
+    v
+}
+
+/// Copies the extra modules into the root; returns their module names.
+pub fn install_extra(root: &Path) -> anyhow::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for (dir, module) in extra_modules() {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let dest = root.join("usr/lib/dracut/modules.d").join(&name);
+        if dest.exists() {
+            fs::remove_dir_all(&dest)
+                .map_err(|e| anyhow::anyhow!("removing {}: {e}", dest.display()))?;
+        }
+        crate::cmd::run(
+            "cp",
+            &["-a", &dir.to_string_lossy(), &dest.to_string_lossy()],
+            None,
+        )?;
+        names.push(module);
+    }
+    Ok(names)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,46 +217,4 @@ mod tests {
             "PLATFORM_ID=qemu\n"
         );
     }
-}
-
-/// Other dracut modules of the repository (`initramfs/dracut/*` besides ours, e.g. the live-boot
-/// module), read at run time from the checkout: (directory name, module name).
-pub fn extra_modules() -> Vec<(std::path::PathBuf, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("dracut");
-    let mut v = Vec::new();
-    for e in fs::read_dir(&dir).into_iter().flatten().flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name == MODULE_DIR || !e.path().join("module-setup.sh").is_file() {
-            continue;
-        }
-        let module = name
-            .trim_start_matches(|c: char| c.is_ascii_digit())
-            .to_string();
-        v.push((e.path(), module));
-    }
-    v.sort();
-    v
-}
-
-/// Copies the extra modules into the root; returns their module names.
-pub fn install_extra(root: &Path) -> anyhow::Result<Vec<String>> {
-    let mut names = Vec::new();
-    for (dir, module) in extra_modules() {
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let dest = root.join("usr/lib/dracut/modules.d").join(&name);
-        if dest.exists() {
-            fs::remove_dir_all(&dest)
-                .map_err(|e| anyhow::anyhow!("removing {}: {e}", dest.display()))?;
-        }
-        crate::cmd::run(
-            "cp",
-            &["-a", &dir.to_string_lossy(), &dest.to_string_lossy()],
-            None,
-        )?;
-        names.push(module);
-    }
-    Ok(names)
 }

@@ -1,6 +1,6 @@
 //! A QEMU guest for the disk stages: the Debian kernel of this machine's
-//! `linux-image-*` package, and an initramfs built here (newc cpio, written
-//! by this module) holding static busybox as the shell, our `ignition`, the
+//! `linux-image-*` package, and an initramfs built here (`initramfs::host`)
+//! holding static busybox as the shell, our `ignition`, the
 //! tools the stages call with their libraries (found with `ldd`), and the
 //! kernel modules they need (with their dependencies from `modules.dep`).
 //! The guest's script comes through fw_cfg (`opt/mooring/script`), so do
@@ -8,12 +8,13 @@
 //! `opt/mooring/`); the serial console goes to a file; the guest powers off
 //! when the script ends. TCG only (KVM hangs on these machines).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
+use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+
+use initramfs::host;
 use std::time::{Duration, Instant};
 
 /// The kernel and initramfs to boot.
@@ -83,76 +84,34 @@ fn which(tool: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn kernel() -> Result<(PathBuf, String), String> {
-    let mut found: Vec<(PathBuf, String)> = std::fs::read_dir("/boot")
-        .map_err(|e| format!("/boot: {e}"))?
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let ver = name.strip_prefix("vmlinuz-")?.to_string();
-            Path::new("/lib/modules")
-                .join(&ver)
-                .join("modules.dep")
-                .exists()
-                .then(|| (e.path(), ver))
-        })
-        .collect();
-    // The cloud kernel boots faster: prefer it.
-    found.sort_by_key(|(_, v)| !v.contains("cloud"));
-    found.into_iter().next().ok_or_else(|| {
-        "no /boot/vmlinuz-* with modules (apt-get install linux-image-cloud-amd64)".into()
-    })
-}
-
 fn build() -> Result<Kit, String> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         return Err("not root".into());
     }
     which("qemu-system-x86_64").ok_or("qemu-system-x86_64 is not installed")?;
-    let (kernel, ver) = kernel()?;
-    let busybox = Path::new("/bin/busybox");
-    let static_bb = Command::new("ldd")
-        .arg(busybox)
-        .output()
-        .map(|o| {
-            !o.status.success() || String::from_utf8_lossy(&o.stdout).contains("not a dynamic")
-        })
-        .unwrap_or(false);
-    if !busybox.exists() || !static_bb {
-        return Err("no static /bin/busybox (apt-get install busybox-static)".into());
-    }
-    let mut files: BTreeMap<String, Entry> = BTreeMap::new();
-    files.insert("/init".into(), Entry::Data(INIT.as_bytes().to_vec(), 0o755));
-    files.insert("/bin/busybox".into(), Entry::File(busybox.into(), 0o755));
-    files.insert("/etc/mtab".into(), Entry::Link("/proc/mounts".into()));
-    files.insert(
-        "/etc/passwd".into(),
-        Entry::Data(b"root:x:0:0:root:/:/bin/sh\n".to_vec(), 0o644),
-    );
-    files.insert(
-        "/etc/group".into(),
-        Entry::Data(b"root:x:0:\n".to_vec(), 0o644),
-    );
+    let text = |e: anyhow::Error| format!("{e:#}");
+    let (kernel, ver) = host::kernel().map_err(text)?;
+    let busybox = host::static_busybox().map_err(text)?;
+    let mut tree = host::Tree::new();
+    tree.data("init", 0o755, INIT);
+    tree.copy("bin/busybox", 0o755, &busybox).map_err(text)?;
+    tree.symlink("etc/mtab", "/proc/mounts");
+    tree.data("etc/passwd", 0o644, "root:x:0:0:root:/:/bin/sh\n");
+    tree.data("etc/group", 0o644, "root:x:0:\n");
     let ign = PathBuf::from(env!("CARGO_BIN_EXE_ignition"));
-    add_program(&mut files, &ign, "/usr/bin/ignition")?;
+    add_program(&mut tree, &ign, "/usr/bin/ignition")?;
     for t in TOOLS {
         let p =
             which(t).ok_or_else(|| format!("{t} is not installed (see scripts/install-deps)"))?;
-        add_program(&mut files, &p, &format!("/usr/sbin/{t}"))?;
+        add_program(&mut tree, &p, &format!("/usr/sbin/{t}"))?;
     }
     // mkfs.ext4 reads its defaults from here when present.
-    if Path::new("/etc/mke2fs.conf").exists() {
-        files.insert(
-            "/etc/mke2fs.conf".into(),
-            Entry::File("/etc/mke2fs.conf".into(), 0o644),
-        );
+    let mke2fs = Path::new("/etc/mke2fs.conf");
+    if mke2fs.exists() {
+        tree.copy("etc/mke2fs.conf", 0o644, mke2fs).map_err(text)?;
     }
-    let order = modules(&ver, &mut files)?;
-    files.insert(
-        "/modules.order".into(),
-        Entry::Data(order.join("\n").into_bytes(), 0o644),
-    );
+    tree.modules(&ver, MODULES).map_err(text)?;
 
     // One file, replaced on every run (written aside, then renamed).
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
@@ -162,25 +121,16 @@ fn build() -> Result<Kit, String> {
         "ignition-guest-initramfs.cpio.{}",
         std::process::id()
     ));
-    write_cpio(&files, &tmp)?;
+    tree.write(&tmp).map_err(text)?;
     std::fs::rename(&tmp, &initramfs).map_err(|e| e.to_string())?;
     Ok(Kit { kernel, initramfs })
 }
 
-enum Entry {
-    File(PathBuf, u32),
-    Data(Vec<u8>, u32),
-    Link(String),
-}
-
 /// Adds a program (its real file, under `dest`) and the libraries `ldd` lists.
-fn add_program(
-    files: &mut BTreeMap<String, Entry>,
-    program: &Path,
-    dest: &str,
-) -> Result<(), String> {
+fn add_program(tree: &mut host::Tree, program: &Path, dest: &str) -> Result<(), String> {
+    let text = |e: anyhow::Error| format!("{e:#}");
     let real = std::fs::canonicalize(program).map_err(|e| format!("{}: {e}", program.display()))?;
-    files.insert(dest.to_string(), Entry::File(real.clone(), 0o755));
+    tree.copy(dest, 0o755, &real).map_err(text)?;
     let out = Command::new("ldd")
         .arg(&real)
         .output()
@@ -197,125 +147,9 @@ fn add_program(
             continue;
         };
         let src = std::fs::canonicalize(lib).map_err(|e| format!("{lib}: {e}"))?;
-        files.insert(lib.to_string(), Entry::File(src, 0o755));
+        tree.copy(lib, 0o755, &src).map_err(text)?;
     }
     Ok(())
-}
-
-/// Adds the modules with their dependencies; returns the insmod order.
-fn modules(ver: &str, files: &mut BTreeMap<String, Entry>) -> Result<Vec<String>, String> {
-    let base = Path::new("/lib/modules").join(ver);
-    let dep = std::fs::read_to_string(base.join("modules.dep")).map_err(|e| e.to_string())?;
-    let norm = |p: &str| {
-        Path::new(p)
-            .file_name()
-            .map(|n| {
-                n.to_string_lossy()
-                    .split(".ko")
-                    .next()
-                    .unwrap_or("")
-                    .replace('-', "_")
-            })
-            .unwrap_or_default()
-    };
-    let mut by_name: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
-    for line in dep.lines() {
-        let Some((m, deps)) = line.split_once(':') else {
-            continue;
-        };
-        by_name.insert(
-            norm(m),
-            (
-                m.to_string(),
-                deps.split_whitespace().map(String::from).collect(),
-            ),
-        );
-    }
-    let mut order = Vec::new();
-    let mut seen = BTreeSet::new();
-    fn visit(
-        path: &str,
-        by_path: &BTreeMap<String, Vec<String>>,
-        seen: &mut BTreeSet<String>,
-        order: &mut Vec<String>,
-    ) {
-        if !seen.insert(path.to_string()) {
-            return;
-        }
-        for d in by_path.get(path).into_iter().flatten() {
-            visit(d, by_path, seen, order);
-        }
-        order.push(path.to_string());
-    }
-    let by_path: BTreeMap<String, Vec<String>> = by_name.values().cloned().collect();
-    for m in MODULES {
-        match by_name.get(*m) {
-            Some((path, _)) => visit(path, &by_path, &mut seen, &mut order),
-            None => continue, // built in
-        }
-    }
-    for m in &order {
-        files.insert(
-            format!("/lib/modules/{m}"),
-            Entry::File(base.join(m), 0o644),
-        );
-    }
-    Ok(order)
-}
-
-/// Writes a newc cpio archive (with every parent directory).
-fn write_cpio(files: &BTreeMap<String, Entry>, out: &Path) -> Result<(), String> {
-    let mut dirs = BTreeSet::new();
-    for p in files.keys() {
-        let mut d = Path::new(p).parent();
-        while let Some(x) = d.filter(|x| *x != Path::new("/")) {
-            dirs.insert(x.to_string_lossy().into_owned());
-            d = x.parent();
-        }
-    }
-    let mut w = std::io::BufWriter::new(std::fs::File::create(out).map_err(|e| e.to_string())?);
-    let mut ino = 1;
-    let mut put = |name: &str, mode: u32, data: &[u8]| -> std::io::Result<()> {
-        let name = name.trim_start_matches('/');
-        let header = format!(
-            "070701{ino:08X}{mode:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}",
-            0,
-            0,
-            1,
-            0,
-            data.len(),
-            0,
-            0,
-            0,
-            0,
-            name.len() + 1,
-            0
-        );
-        ino += 1;
-        w.write_all(header.as_bytes())?;
-        w.write_all(name.as_bytes())?;
-        w.write_all(&[0])?;
-        let pad = |n: usize| (4 - n % 4) % 4;
-        w.write_all(&vec![0; pad(110 + name.len() + 1)])?;
-        w.write_all(data)?;
-        w.write_all(&vec![0; pad(data.len())])
-    };
-    let io = |e: std::io::Error| e.to_string();
-    for d in &dirs {
-        put(d, 0o040755, &[]).map_err(io)?;
-    }
-    for (name, e) in files {
-        match e {
-            Entry::File(src, mode) => {
-                let data = std::fs::read(src).map_err(|e| format!("{}: {e}", src.display()))?;
-                put(name, 0o100000 | mode, &data).map_err(io)?;
-            }
-            Entry::Data(data, mode) => put(name, 0o100000 | mode, data).map_err(io)?,
-            Entry::Link(target) => put(name, 0o120777, target.as_bytes()).map_err(io)?,
-        }
-    }
-    put("TRAILER!!!", 0, &[]).map_err(io)?;
-    w.flush().map_err(io)
 }
 
 /// One boot: disks (raw image files, `/dev/vda`, `/dev/vdb`, ...), fw_cfg
