@@ -70,10 +70,7 @@ enum Command {
     Install(install::InstallArgs),
 }
 
-/// Usage errors (exit status 2).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(String);
+pub use initramfs::usage::{exit_code, UsageError};
 
 /// Entry point used by `main`: parses `args` (without the program name) and acts on them.
 pub fn run<I, S>(args: I) -> anyhow::Result<()>
@@ -81,19 +78,8 @@ where
     I: IntoIterator<Item = S>,
     S: Into<String>,
 {
-    let argv = std::iter::once(PROG.to_string()).chain(args.into_iter().map(Into::into));
-    let cli = match Cli::try_parse_from(argv) {
-        Ok(c) => c,
-        Err(e)
-            if matches!(
-                e.kind(),
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
-            ) =>
-        {
-            print!("{e}");
-            return Ok(());
-        }
-        Err(e) => return Err(UsageError(e.to_string().trim_end().to_string()).into()),
+    let Some(cli) = initramfs::usage::parse::<Cli, _, _>(PROG, args)? else {
+        return Ok(());
     };
     match cli.command {
         Command::Build {
@@ -113,15 +99,6 @@ where
         Command::Install(a) => install::run(&a)?,
     }
     Ok(())
-}
-
-/// Exit status for an error returned by [`run`]: 2 for usage errors, 1 otherwise.
-pub fn exit_code(err: &anyhow::Error) -> i32 {
-    if err.downcast_ref::<UsageError>().is_some() {
-        2
-    } else {
-        1
-    }
 }
 
 #[cfg(test)]

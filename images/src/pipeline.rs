@@ -276,11 +276,11 @@ fn publish(opts: &Options, repo: &Path, d: &DiskStep, mut info: BuildInfo) -> Re
             && i.artifacts
                 .pxe
                 .as_ref()
-                .is_none_or(|p| out.join(p).exists())
+                .map_or(true, |p| out.join(p).exists())
             && i.artifacts
                 .live_iso
                 .as_ref()
-                .is_none_or(|p| out.join(p).exists())
+                .map_or(true, |p| out.join(p).exists())
     };
     if let Ok(old) = read_info(out) {
         if old.keys == info.keys && have_all(&old) {

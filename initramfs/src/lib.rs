@@ -13,6 +13,7 @@ pub mod dracut;
 pub mod host;
 pub mod module;
 pub mod mounts;
+pub mod usage;
 
 use std::path::PathBuf;
 
@@ -59,10 +60,7 @@ enum Command {
     Append(cpio_cli::AppendArgs),
 }
 
-/// Usage errors (exit status 2).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(String);
+pub use usage::{exit_code, UsageError};
 
 /// Entry point used by `main`: parses `args` (without the program name) and acts on them.
 pub fn run<I, S>(args: I) -> anyhow::Result<()>
@@ -70,19 +68,8 @@ where
     I: IntoIterator<Item = S>,
     S: Into<String>,
 {
-    let argv = std::iter::once(PROG.to_string()).chain(args.into_iter().map(Into::into));
-    let cli = match Cli::try_parse_from(argv) {
-        Ok(c) => c,
-        Err(e)
-            if matches!(
-                e.kind(),
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
-            ) =>
-        {
-            print!("{e}");
-            return Ok(());
-        }
-        Err(e) => return Err(UsageError(e.to_string().trim_end().to_string()).into()),
+    let Some(cli) = usage::parse::<Cli, _, _>(PROG, args)? else {
+        return Ok(());
     };
     match cli.command {
         Command::Build {
@@ -102,15 +89,6 @@ where
         Command::Append(a) => cpio_cli::append(&a)?,
     }
     Ok(())
-}
-
-/// Exit status for an error returned by [`run`]: 2 for usage errors, 1 otherwise.
-pub fn exit_code(err: &anyhow::Error) -> i32 {
-    if err.downcast_ref::<UsageError>().is_some() {
-        2
-    } else {
-        1
-    }
 }
 
 #[cfg(test)]
