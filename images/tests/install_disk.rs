@@ -6,7 +6,7 @@ mod live_common;
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 use gptman::{GPTPartitionEntry, GPT};
 use images::install;
@@ -103,6 +103,11 @@ fn target(dir: &Path, name: &str, size: u64) -> PathBuf {
     t
 }
 
+/// `images install --ignition CFG --image IMG DEV`.
+fn install_with(cfg: &str, img: &str, dev: &str) -> Output {
+    images(&["install", "--ignition", cfg, "--image", img, dev])
+}
+
 fn tools() -> bool {
     have(&["mkfs.ext4", "debugfs", "e2fsck"])
 }
@@ -117,14 +122,7 @@ fn installs_to_a_larger_file_and_places_the_config() {
     let dev = target(dir.path(), "target.img", 96 * MIB);
     let cfg = dir.path().join("cfg.ign");
     fs::write(&cfg, CONFIG).unwrap();
-    ok(&images(&[
-        "install",
-        "--ignition",
-        p(&cfg),
-        "--image",
-        p(&img),
-        p(&dev),
-    ]));
+    ok(&install_with(p(&cfg), p(&img), p(&dev)));
 
     assert_eq!(
         install::read_boot_config(&dev).unwrap().as_deref(),
@@ -162,14 +160,7 @@ fn installs_to_a_larger_file_and_places_the_config() {
     // Installing again replaces the config.
     let cfg2 = dir.path().join("cfg2.ign");
     fs::write(&cfg2, r#"{"ignition":{"version":"3.0.0"}}"#).unwrap();
-    ok(&images(&[
-        "install",
-        "--ignition",
-        p(&cfg2),
-        "--image",
-        p(&img),
-        p(&dev),
-    ]));
+    ok(&install_with(p(&cfg2), p(&img), p(&dev)));
     assert_eq!(
         install::read_boot_config(&dev).unwrap().as_deref(),
         Some(&br#"{"ignition":{"version":"3.0.0"}}"#[..])
@@ -188,14 +179,7 @@ fn refuses_small_targets_invalid_configs_and_the_image_itself() {
     let cfg = dir.path().join("cfg.ign");
     fs::write(&cfg, CONFIG).unwrap();
     let small = target(dir.path(), "small.img", 32 * MIB);
-    let err = failed(&images(&[
-        "install",
-        "--ignition",
-        p(&cfg),
-        "--image",
-        p(&img),
-        p(&small),
-    ]));
+    let err = failed(&install_with(p(&cfg), p(&img), p(&small)));
     assert!(
         err.contains(p(&small)) && err.contains("smaller than the image"),
         "{err}"
@@ -205,37 +189,16 @@ fn refuses_small_targets_invalid_configs_and_the_image_itself() {
     let bad = dir.path().join("bad.ign");
     fs::write(&bad, INVALID).unwrap();
     let dev = target(dir.path(), "t.img", 64 * MIB);
-    let err = failed(&images(&[
-        "install",
-        "--ignition",
-        p(&bad),
-        "--image",
-        p(&img),
-        p(&dev),
-    ]));
+    let err = failed(&install_with(p(&bad), p(&img), p(&dev)));
     assert!(
         err.contains(p(&bad)) && err.contains("$.storage.files.0.path"),
         "{err}"
     );
     assert!(range(&dev, 0, 4096).iter().all(|b| *b == 0), "untouched");
 
-    let err = failed(&images(&[
-        "install",
-        "--ignition",
-        p(&cfg),
-        "--image",
-        p(&img),
-        p(&img),
-    ]));
+    let err = failed(&install_with(p(&cfg), p(&img), p(&img)));
     assert!(err.contains("is the image itself"), "{err}");
-    let err = failed(&images(&[
-        "install",
-        "--ignition",
-        p(&cfg),
-        "--image",
-        p(&img),
-        "/no/such/device",
-    ]));
+    let err = failed(&install_with(p(&cfg), p(&img), "/no/such/device"));
     assert!(err.contains("/no/such/device"), "{err}");
 }
 
@@ -285,23 +248,9 @@ fn block_devices_and_what_is_in_use() {
     {
         let dev = Loop::attach(&backing);
         // The backing file is in use while attached.
-        let err = failed(&images(&[
-            "install",
-            "--ignition",
-            p(&cfg),
-            "--image",
-            p(&img),
-            p(&backing),
-        ]));
+        let err = failed(&install_with(p(&cfg), p(&img), p(&backing)));
         assert!(err.contains("attached to /dev/loop"), "{err}");
-        ok(&images(&[
-            "install",
-            "--ignition",
-            p(&cfg),
-            "--image",
-            p(&img),
-            &dev.0,
-        ]));
+        ok(&install_with(p(&cfg), p(&img), &dev.0));
         assert_eq!(
             install::read_boot_config(Path::new(&dev.0))
                 .unwrap()
@@ -322,14 +271,7 @@ fn block_devices_and_what_is_in_use() {
     fs::create_dir_all(&mnt).unwrap();
     sh(Command::new("mount").args([&dev.0, p(&mnt)]));
     let _m = Mount(mnt.clone());
-    let err = failed(&images(&[
-        "install",
-        "--ignition",
-        p(&cfg),
-        "--image",
-        p(&img),
-        &dev.0,
-    ]));
+    let err = failed(&install_with(p(&cfg), p(&img), &dev.0));
     assert!(
         err.contains(&dev.0) && err.contains(&format!("mounted on {}", mnt.display())),
         "{err}"
@@ -350,14 +292,7 @@ fn installs_the_built_disk_image() {
     let dev = target(dir.path(), "target.img", len + 64 * MIB);
     let cfg = dir.path().join("cfg.ign");
     fs::write(&cfg, CONFIG).unwrap();
-    ok(&images(&[
-        "install",
-        "--ignition",
-        p(&cfg),
-        "--image",
-        p(&raw),
-        p(&dev),
-    ]));
+    ok(&install_with(p(&cfg), p(&raw), p(&dev)));
     assert_eq!(
         install::read_boot_config(&dev).unwrap().as_deref(),
         Some(CONFIG.as_bytes())
