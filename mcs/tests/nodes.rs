@@ -52,11 +52,16 @@ async fn node_files(c: &Client) -> (McsJson, String, Option<i64>) {
 }
 
 async fn register(c: &Client, name: &str, token: &str) -> Resp {
+    register_in(c, "worker", name, Some(token)).await
+}
+
+/// Registers `name` in `pool`, with `token` as the bearer (or none).
+async fn register_in(c: &Client, pool: &str, name: &str, token: Option<&str>) -> Resp {
     c.post_json(
         node_api::REGISTER_PATH,
-        Some(token),
+        token,
         &[],
-        &json!({"name": name, "pool": "worker"}),
+        &json!({"name": name, "pool": pool}),
     )
     .await
 }
@@ -131,14 +136,7 @@ async fn served_files_register_and_rotation() {
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{token:?}");
         assert_eq!(kind(&r), "unauthorized");
     }
-    let r = c
-        .post_json(
-            node_api::REGISTER_PATH,
-            None,
-            &[],
-            &json!({"name": "intruder", "pool": "worker"}),
-        )
-        .await;
+    let r = register_in(&c, "worker", "intruder", None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let stored = nodes_json(&d);
     assert!(
@@ -149,14 +147,7 @@ async fn served_files_register_and_rotation() {
         !stored.contains(&t1),
         "only the hash of a node token is kept"
     );
-    let r = c
-        .post_json(
-            node_api::REGISTER_PATH,
-            Some(&bootstrap),
-            &[],
-            &json!({"name": "a/b", "pool": "worker"}),
-        )
-        .await;
+    let r = register(&c, "a/b", &bootstrap).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 
     // Rotation: the old bootstrap token no longer registers, node tokens still work,
@@ -610,14 +601,7 @@ async fn config_needs_a_token_of_its_pool() {
     // A node token of the pool works too; one of another pool does not.
     let tw = node(&c, "w1", &worker).await;
     assert_eq!(get(Some(tw)).await.status, StatusCode::OK);
-    let r = c
-        .post_json(
-            node_api::REGISTER_PATH,
-            Some(&infra),
-            &[],
-            &json!({"name": "i1", "pool": "infra"}),
-        )
-        .await;
+    let r = register_in(&c, "infra", "i1", Some(&infra)).await;
     assert_eq!(r.status, StatusCode::OK);
     let ti = r.json()["nodeToken"].as_str().unwrap().to_string();
     assert_eq!(get(Some(ti)).await.status, StatusCode::UNAUTHORIZED);
