@@ -36,8 +36,14 @@ where
         cli::Action::Help => print!("{}", cli::HELP),
         cli::Action::Version => println!("{PROG} {}", env!("CARGO_PKG_VERSION")),
         cli::Action::List => runner::list(),
-        cli::Action::Run(opts) => return runner::run(&opts),
-        cli::Action::Demo(opts) => return demo::run(&opts),
+        cli::Action::Run(opts) => {
+            workdir::remove_on_interrupt()?;
+            return runner::run(&opts);
+        }
+        cli::Action::Demo(opts) => {
+            workdir::remove_on_interrupt()?;
+            return demo::run(&opts);
+        }
     }
     Ok(true)
 }

@@ -60,3 +60,57 @@ fn unknown_scenario_is_an_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scenario 'no-such-scenario'"));
 }
+
+/// Ctrl-C during a scenario: the scenario's directory goes, the exit status is 130. The image
+/// is a blank disk, so the guest never boots and the scenario is still waiting when the
+/// signal comes.
+#[test]
+fn an_interrupt_removes_the_scenario_directory() {
+    let have = |tool: &str| {
+        Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !have("qemu-img") || !have("qemu-system-x86_64") {
+        eprintln!("SKIP: needs qemu-img and qemu-system-x86_64 (scripts/install-deps)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let image = tmp.path().join("image");
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&image).unwrap();
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(image.join("build.json"), r#"{"ref":"r","commit":"c"}"#).unwrap();
+    let status = Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2"])
+        .arg(image.join("disk.qcow2"))
+        .arg("64M")
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let child = Command::new(BIN)
+        .args(["run", "first-boot", "--image-dir"])
+        .arg(&image)
+        .env("TMPDIR", &work)
+        .env("MOORING_ACCEL", "tcg")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let entries = || std::fs::read_dir(&work).unwrap().count();
+    let start = std::time::Instant::now();
+    while entries() == 0 && start.elapsed().as_secs() < 30 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(entries(), 1, "the scenario made its directory");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    // SAFETY: kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted; removing"), "{stderr}");
+    assert_eq!(entries(), 0, "left behind: {stderr}");
+}
