@@ -123,13 +123,14 @@ impl TempSysroot {
             .expect("run rpm-ostree")
     }
 
-    /// Runs our binary as on a node booted into deployment `index` of this sysroot (boot order of
-    /// the written deployments; a staged one, which lives in `/run`, is not counted):
-    /// in new mount and PID namespaces, chrooted into that deployment (committed with
+    /// Runs our binary as on a node booted into deployment `index` of this sysroot (boot order
+    /// of the written deployments; a staged one, which lives in `/run`, is not counted): in new
+    /// mount and PID namespaces, chrooted into that deployment (committed with
     /// [`TempSysroot::commit_os`]) with the sysroot on `/sysroot`, its `boot` on `/boot`,
-    /// `/run/ostree-booted` present (`/run` kept for the life of this value) and the host's `/usr` over the deployment's (the binary's
-    /// libraries). libostree then recognises the booted deployment as on a real node: the
-    /// root's device and inode are the deployment directory's.
+    /// `/run/ostree-booted` present (`/run` kept for the life of this value) and the host's
+    /// `/usr` over the deployment's (the binary's libraries). libostree then recognises the
+    /// booted deployment as on a real node: the root's device and inode are the deployment
+    /// directory's.
     pub fn shim_booted(&self, index: usize, args: &[&str]) -> Output {
         let st = self.status_json();
         let d = &st["deployments"][index];
