@@ -185,24 +185,23 @@ pub fn to_qcow2(raw: &Path, qcow2: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Reads the GPT of an image (for checks and tests): (number, label, start bytes, size bytes,
-/// type GUID, attributes).
-pub fn read_gpt(raw: &Path) -> Result<Vec<(u32, String, u64, u64, String, u64)>> {
+/// Reads the GPT of an image (for checks and tests): its used entries as partitions (the
+/// filesystem is not read: `None`).
+pub fn read_gpt(raw: &Path) -> Result<Vec<crate::layout::Partition>> {
     let mut f = File::open(raw).with_context(|| format!("opening {}", raw.display()))?;
     let gpt = GPT::read_from(&mut f, SECTOR)
         .with_context(|| format!("{}: reading the GPT", raw.display()))?;
     Ok(gpt
         .iter()
         .filter(|(_, e)| e.is_used())
-        .map(|(n, e)| {
-            (
-                n,
-                e.partition_name.as_str().to_string(),
-                e.starting_lba * SECTOR,
-                (e.ending_lba + 1 - e.starting_lba) * SECTOR,
-                crate::layout::guid_string(&e.partition_type_guid),
-                e.attribute_bits,
-            )
+        .map(|(n, e)| crate::layout::Partition {
+            number: n,
+            label: e.partition_name.as_str().to_string(),
+            start_bytes: e.starting_lba * SECTOR,
+            size_bytes: (e.ending_lba + 1 - e.starting_lba) * SECTOR,
+            type_guid: crate::layout::guid_string(&e.partition_type_guid),
+            attributes: e.attribute_bits,
+            filesystem: None,
         })
         .collect())
 }

@@ -62,9 +62,18 @@ pub fn plan(size_mib: u64, efi_mib: u64, boot_mib: u64) -> Result<Layout, String
             "a {size_mib} MiB disk leaves less than 512 MiB for the root"
         ));
     }
-    let specs: [(u32, &str, u64, &str, u64, Option<&'static str>); 4] = [
-        (1, "BIOS-BOOT", MIB, TYPE_BIOS_BOOT, 0, None),
-        (
+    let part = |number, label: &str, size, type_guid: &str, attributes, filesystem| Partition {
+        number,
+        label: label.to_string(),
+        start_bytes: 0,
+        size_bytes: size,
+        type_guid: type_guid.to_string(),
+        attributes,
+        filesystem,
+    };
+    let mut parts = vec![
+        part(1, "BIOS-BOOT", MIB, TYPE_BIOS_BOOT, 0, None),
+        part(
             2,
             "EFI-SYSTEM",
             efi_mib * MIB,
@@ -72,7 +81,7 @@ pub fn plan(size_mib: u64, efi_mib: u64, boot_mib: u64) -> Result<Layout, String
             0,
             Some("vfat"),
         ),
-        (
+        part(
             3,
             "boot",
             boot_mib * MIB,
@@ -80,21 +89,13 @@ pub fn plan(size_mib: u64, efi_mib: u64, boot_mib: u64) -> Result<Layout, String
             ATTR_LEGACY_BIOS_BOOTABLE,
             Some("ext4"),
         ),
-        (4, "root", root_end - fixed_end, TYPE_LINUX, 0, Some("ext4")),
+        part(4, "root", root_end - fixed_end, TYPE_LINUX, 0, Some("ext4")),
     ];
+    // One after the other from 1 MiB.
     let mut start = MIB;
-    let mut parts = Vec::new();
-    for (number, label, size, type_guid, attributes, filesystem) in specs {
-        parts.push(Partition {
-            number,
-            label: label.to_string(),
-            start_bytes: start,
-            size_bytes: size,
-            type_guid: type_guid.to_string(),
-            attributes,
-            filesystem,
-        });
-        start += size;
+    for p in &mut parts {
+        p.start_bytes = start;
+        start += p.size_bytes;
     }
     Ok(Layout {
         disk_bytes,

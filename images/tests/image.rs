@@ -100,24 +100,24 @@ fn partition_table_is_the_planned_gpt() {
     let (_, out) = built();
     let raw = out.join("disk.raw");
     let table = images::disk::read_gpt(&raw).expect("read GPT");
-    let labels: Vec<&str> = table.iter().map(|t| t.1.as_str()).collect();
+    let labels: Vec<&str> = table.iter().map(|t| t.label.as_str()).collect();
     assert_eq!(labels, ["BIOS-BOOT", "EFI-SYSTEM", "boot", "root"]);
     for (t, p) in table.iter().zip(&info().partitions) {
         assert_eq!(
-            (t.0, t.2, t.3, t.4.as_str()),
+            (t.number, t.start_bytes, t.size_bytes, t.type_guid.as_str()),
             (p.number, p.start_bytes, p.size_bytes, p.type_guid.as_str()),
             "{}",
             p.label
         );
     }
-    assert_eq!(table[0].4, images::layout::TYPE_BIOS_BOOT);
-    assert_eq!(table[1].4, images::layout::TYPE_EFI_SYSTEM);
+    assert_eq!(table[0].type_guid, images::layout::TYPE_BIOS_BOOT);
+    assert_eq!(table[1].type_guid, images::layout::TYPE_EFI_SYSTEM);
     assert_eq!(
-        table[2].5 & images::layout::ATTR_LEGACY_BIOS_BOOTABLE,
+        table[2].attributes & images::layout::ATTR_LEGACY_BIOS_BOOTABLE,
         images::layout::ATTR_LEGACY_BIOS_BOOTABLE,
         "boot is legacy-BIOS-bootable"
     );
-    assert_eq!(table[3].5, 0);
+    assert_eq!(table[3].attributes, 0);
     // syslinux's gptmbr.bin in the boot code area, the protective MBR's signature after it.
     let head = fs::read(&raw)
         .map(|b| b[..512].to_vec())
