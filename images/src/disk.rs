@@ -9,7 +9,9 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use gptman::{GPTPartitionEntry, GPT};
 
-use crate::layout::{guid_bytes, Layout, Partition, SECTOR};
+use ignition::exec::disks::gpt::{guid_from_str, guid_to_string};
+
+use crate::layout::{Layout, Partition, SECTOR};
 use crate::run;
 
 /// Where Debian's syslinux keeps the GPT-aware MBR code.
@@ -99,7 +101,7 @@ pub fn write_gpt(raw: &Path, layout: &Layout) -> Result<()> {
         .with_context(|| format!("{}: creating a GPT", raw.display()))?;
     for p in &layout.partitions {
         gpt[p.number] = GPTPartitionEntry {
-            partition_type_guid: guid_bytes(&p.type_guid).map_err(anyhow::Error::msg)?,
+            partition_type_guid: guid_from_str(&p.type_guid).map_err(anyhow::Error::msg)?,
             unique_partition_guid: random_guid()?,
             starting_lba: p.start_lba(),
             ending_lba: p.end_lba(),
@@ -199,7 +201,7 @@ pub fn read_gpt(raw: &Path) -> Result<Vec<crate::layout::Partition>> {
             label: e.partition_name.as_str().to_string(),
             start_bytes: e.starting_lba * SECTOR,
             size_bytes: (e.ending_lba + 1 - e.starting_lba) * SECTOR,
-            type_guid: crate::layout::guid_string(&e.partition_type_guid),
+            type_guid: guid_to_string(&e.partition_type_guid),
             attributes: e.attribute_bits,
             filesystem: None,
         })

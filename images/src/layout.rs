@@ -109,32 +109,6 @@ impl Layout {
     }
 }
 
-/// A GUID string in GPT's mixed-endian byte order.
-pub fn guid_bytes(s: &str) -> Result<[u8; 16], String> {
-    let hex: String = s.chars().filter(|c| *c != '-').collect();
-    if hex.len() != 32 || s.split('-').map(str::len).collect::<Vec<_>>() != [8, 4, 4, 4, 12] {
-        return Err(format!("invalid GUID {s:?}"));
-    }
-    let mut raw = [0u8; 16];
-    for (i, b) in raw.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
-            .map_err(|_| format!("invalid GUID {s:?}"))?;
-    }
-    let mut b = raw;
-    b[..4].copy_from_slice(&[raw[3], raw[2], raw[1], raw[0]]);
-    b[4..6].copy_from_slice(&[raw[5], raw[4]]);
-    b[6..8].copy_from_slice(&[raw[7], raw[6]]);
-    Ok(b)
-}
-
-/// The inverse of [`guid_bytes`] (upper case).
-pub fn guid_string(b: &[u8; 16]) -> String {
-    format!(
-        "{:02X}{:02X}{:02X}{:02X}-{:02X}{:02X}-{:02X}{:02X}-{:02X}{:02X}-{:02X}{:02X}{:02X}{:02X}{:02X}{:02X}",
-        b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,9 +150,11 @@ mod tests {
 
     #[test]
     fn guid_round_trip_and_byte_order() {
-        let b = guid_bytes(TYPE_EFI_SYSTEM).unwrap();
+        // GUIDs go through the executor's GPT functions, as for its own tables.
+        use ignition::exec::disks::gpt::{guid_from_str, guid_to_string};
+        let b = guid_from_str(TYPE_EFI_SYSTEM).unwrap();
         assert_eq!(&b[..4], &[0x28, 0x73, 0x2A, 0xC1]);
-        assert_eq!(guid_string(&b), TYPE_EFI_SYSTEM);
-        assert!(guid_bytes("nope").is_err());
+        assert_eq!(guid_to_string(&b), TYPE_EFI_SYSTEM);
+        assert!(guid_from_str("nope").is_err());
     }
 }
