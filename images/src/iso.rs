@@ -53,14 +53,7 @@ pub fn isolinux_cfg(cmdline: &str) -> String {
 
 /// Builds the ISO at `out` (makes the squashfs itself; see [`pxe::build_live`] to share one).
 pub fn build_iso(inputs: &LiveInputs, out: &Path) -> Result<()> {
-    let work = tempfile::Builder::new()
-        .prefix(".iso-")
-        .tempdir_in(
-            out.parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new(".")),
-        )
-        .context("creating a work directory")?;
+    let work = pxe::work_dir_beside(out, ".iso-")?;
     let squashfs = work.path().join(pxe::ROOT_SQUASHFS);
     pxe::make_squashfs(&inputs.sysroot_dir, &squashfs)?;
     build_iso_from_squashfs(inputs, &squashfs, out)
@@ -75,14 +68,7 @@ pub fn build_iso_from_squashfs(inputs: &LiveInputs, squashfs: &Path, out: &Path)
         }
     }
     let cmdline = pxe::live_kargs(inputs, &[format!("mooring.live.iso={}", inputs.volume_id)])?;
-    let work = tempfile::Builder::new()
-        .prefix(".iso-")
-        .tempdir_in(
-            out.parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new(".")),
-        )
-        .context("creating a work directory")?;
+    let work = pxe::work_dir_beside(out, ".iso-")?;
     let cfg = work.path().join("isolinux.cfg");
     fs::write(&cfg, isolinux_cfg(&cmdline))
         .with_context(|| format!("writing {}", cfg.display()))?;

@@ -126,14 +126,24 @@ fn copy(from: &Path, to: &Path) -> Result<()> {
         .with_context(|| format!("copying {} to {}", from.display(), to.display()))
 }
 
+/// A temporary work directory next to `path` (in its parent directory, so on the same
+/// filesystem as the output), removed on drop.
+pub(crate) fn work_dir_beside(path: &Path, prefix: &str) -> Result<tempfile::TempDir> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(dir)
+        .with_context(|| format!("creating a work directory in {}", dir.display()))
+}
+
 /// Writes `out_dir/{vmlinuz,initramfs.img,rootfs.img}` and `out_dir/cmdline` (the kernel
 /// command line to boot them with).
 pub fn build_pxe(inputs: &LiveInputs, out_dir: &Path) -> Result<()> {
     check_inputs(inputs)?;
-    let work = tempfile::Builder::new()
-        .prefix(".pxe-")
-        .tempdir_in(out_dir.parent().unwrap_or(Path::new(".")))
-        .context("creating a work directory")?;
+    let work = work_dir_beside(out_dir, ".pxe-")?;
     let squashfs = work.path().join(ROOT_SQUASHFS);
     make_squashfs(&inputs.sysroot_dir, &squashfs)?;
     build_pxe_from_squashfs(inputs, &squashfs, out_dir)
@@ -156,10 +166,7 @@ pub fn build_pxe_from_squashfs(inputs: &LiveInputs, squashfs: &Path, out_dir: &P
 /// the ISO at `iso`.
 pub fn build_live(inputs: &LiveInputs, pxe_dir: &Path, iso: &Path) -> Result<()> {
     check_inputs(inputs)?;
-    let work = tempfile::Builder::new()
-        .prefix(".live-")
-        .tempdir_in(pxe_dir.parent().unwrap_or(Path::new(".")))
-        .context("creating a work directory")?;
+    let work = work_dir_beside(pxe_dir, ".live-")?;
     let squashfs = work.path().join(ROOT_SQUASHFS);
     make_squashfs(&inputs.sysroot_dir, &squashfs)?;
     build_pxe_from_squashfs(inputs, &squashfs, pxe_dir)?;

@@ -170,24 +170,19 @@ impl Machine {
 
     /// Waits until `path` exists in the guest.
     pub fn wait_file(&mut self, path: &str, timeout: Duration) -> Result<()> {
-        let start = Instant::now();
         let test = format!("test -e '{}'", path.replace('\'', "'\\''"));
-        loop {
-            if self.exec(&test, EXEC_TIMEOUT)?.status == 0 {
-                return Ok(());
-            }
-            if start.elapsed() > timeout {
-                return Err(self.failure(format!(
-                    "{path} did not appear in the guest within {}s",
-                    timeout.as_secs()
-                )));
-            }
-            std::thread::sleep(Duration::from_secs(1));
-        }
+        self.poll(&test, timeout, Duration::from_secs(1))
+            .map(|_| ())
+            .map_err(|e| e.context(format!("{path} did not appear in the guest")))
     }
 
     /// Waits until `check` (a command) succeeds in the guest; returns its output.
     pub fn wait_until(&mut self, check: &str, timeout: Duration) -> Result<String> {
+        self.poll(check, timeout, Duration::from_secs(2))
+    }
+
+    /// Runs `check` every `every` until it succeeds; returns its output.
+    fn poll(&mut self, check: &str, timeout: Duration, every: Duration) -> Result<String> {
         let start = Instant::now();
         loop {
             let e = self.exec(check, EXEC_TIMEOUT)?;
@@ -202,7 +197,7 @@ impl Machine {
                     e.output.trim()
                 )));
             }
-            std::thread::sleep(Duration::from_secs(2));
+            std::thread::sleep(every);
         }
     }
 
