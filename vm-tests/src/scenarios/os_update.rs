@@ -15,6 +15,8 @@ use anyhow::{bail, ensure, Context, Result};
 use super::fleet::{daemon_log, join_fleet, mc, wait_rerender, POOL};
 use crate::cmd;
 use crate::ctx::Ctx;
+use crate::machine::Machine;
+use crate::mcs_host::McsHost;
 
 const NEXT_REF: &str = "mooring/x86_64/next";
 const MARKER: &str = "/usr/share/mooring-vm-tests/next";
@@ -120,6 +122,20 @@ pub(super) fn serve(www: &Path) -> Result<Served> {
     Ok(s)
 }
 
+/// Waits until the pool's node is Done at `config` with its slot released; the daemon's log in
+/// the error otherwise.
+fn done_and_released(mcs: &McsHost, m: &mut Machine, config: &str) -> Result<()> {
+    let node = match mcs.wait_node_done(POOL, Some(config), UPDATE) {
+        Ok(n) => n,
+        Err(e) => bail!("{e:#}\nin the guest:\n{}", daemon_log(m)),
+    };
+    ensure!(
+        node["holdsSlot"] == false,
+        "the slot was not released: {node}"
+    );
+    Ok(())
+}
+
 pub fn run(ctx: &mut Ctx) -> Result<()> {
     let www = ctx.work.join("www");
     let next = make_next_commit(ctx, &www)?;
@@ -139,14 +155,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
         ),
     )?;
     let second = wait_rerender(&mcs, &first)?;
-    let node = match mcs.wait_node_done(POOL, Some(&second), UPDATE) {
-        Ok(n) => n,
-        Err(e) => bail!("{e:#}\nin the guest:\n{}", daemon_log(&mut m)),
-    };
-    ensure!(
-        node["holdsSlot"] == false,
-        "the slot was not released: {node}"
-    );
+    done_and_released(&mcs, &mut m, &second)?;
     m.wait_agent(Duration::from_secs(300))?;
     let boot1 = m.boot_id()?;
     ensure!(boot1 != boot0, "the node did not reboot for the OS update");
@@ -170,14 +179,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
         ),
     )?;
     let third = wait_rerender(&mcs, &second)?;
-    let node = match mcs.wait_node_done(POOL, Some(&third), UPDATE) {
-        Ok(n) => n,
-        Err(e) => bail!("{e:#}\nin the guest:\n{}", daemon_log(&mut m)),
-    };
-    ensure!(
-        node["holdsSlot"] == false,
-        "the slot was not released: {node}"
-    );
+    done_and_released(&mcs, &mut m, &third)?;
     m.wait_agent(Duration::from_secs(300))?;
     let cmdline = m.run("cat /proc/cmdline")?;
     ensure!(
